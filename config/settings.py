@@ -1,0 +1,60 @@
+"""Settings from ``REMINDERS_*`` environment variables and ``.env``.
+
+Built once per process (in the CLI or by ``reminders.connect``) and passed
+down; tests build it with keywords.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Secrets are ``SecretStr``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REMINDERS_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field(default="rem:", pattern=r"^[A-Za-z0-9:_.-]{0,32}$")
+    provider: Literal["sandbox", "live"] = "sandbox"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_from_number: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_webhook_public_key: str | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    email_from: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+
+    encryption_keys: SecretStr | None = None
+    """Comma-separated Fernet keys; the first encrypts, all decrypt."""
+    hash_key: SecretStr | None = None
+    """Key of the keyed hashes of addresses (opt-out lists, fingerprints)."""
+    signing_key: SecretStr | None = None
+    staff_token: SecretStr | None = None
+
+    coverage_target: float = Field(default=0.60, gt=0.0, le=1.0)
+    policy_file: Path | None = None
+    audit_maxlen: int = Field(default=1_000_000, ge=1_000)
+    """Approximate number of audit events kept in the stream."""
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    def encryption_key_list(self) -> list[str]:
+        if self.encryption_keys is None:
+            return []
+        return [k.strip() for k in self.encryption_keys.get_secret_value().split(",") if k.strip()]

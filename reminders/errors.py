@@ -1,0 +1,79 @@
+"""The errors service calls raise.
+
+Model construction (``Deadline(...)``, ``Citizen(...)``) raises pydantic's
+``ValidationError``; everything the service raises descends from
+:class:`ReminderError`::
+
+    ReminderError
+    ├── ConfigurationError      settings missing or inconsistent
+    ├── InvalidRequest          input refused at the service boundary
+    │   ├── DeadlinePassed      the due instant is not in the future
+    │   └── SnoozeTooLate       a snooze would land after the deadline
+    ├── NotFound
+    │   ├── DeadlineNotFound    no deadline with that (agency, ref)
+    │   └── ReminderNotFound    no reminder with that id
+    ├── DeadlineClosed          the deadline was completed or cancelled
+    └── ConflictError           a write kept losing to concurrent writers
+
+Messages name the field or setting at fault and never carry personal data.
+"""
+
+from __future__ import annotations
+
+
+class ReminderError(Exception):
+    """Root of every error raised by the reminders service."""
+
+
+class ConfigurationError(ReminderError):
+    """A setting is missing or inconsistent; the message names it."""
+
+
+class InvalidRequest(ReminderError):
+    """Input refused at the service boundary; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class DeadlinePassed(InvalidRequest):
+    """The due instant is already past (or too close to plan anything)."""
+
+
+class SnoozeTooLate(InvalidRequest):
+    """Snoozing by that much would land after the deadline."""
+
+
+class NotFound(ReminderError):
+    """The thing asked for does not exist."""
+
+
+class DeadlineNotFound(NotFound):
+    """No deadline is registered under that (agency, ref)."""
+
+    def __init__(self, agency: str, ref: str) -> None:
+        super().__init__(f"no deadline {ref!r} for agency {agency!r}")
+        self.agency = agency
+        self.ref = ref
+
+
+class ReminderNotFound(NotFound):
+    """No reminder has that id."""
+
+    def __init__(self, reminder_id: str) -> None:
+        super().__init__(f"no reminder {reminder_id!r}")
+        self.reminder_id = reminder_id
+
+
+class DeadlineClosed(ReminderError):
+    """The deadline was completed or cancelled, so it cannot change."""
+
+    def __init__(self, agency: str, ref: str, status: str) -> None:
+        super().__init__(f"deadline {ref!r} of agency {agency!r} is {status}")
+        self.status = status
+
+
+class ConflictError(ReminderError):
+    """A write lost to concurrent writers more times than it retries."""

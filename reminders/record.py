@@ -1,0 +1,185 @@
+"""The stored form of a deadline: one compact JSON document per deadline.
+
+One document per deadline keeps every transition of that deadline a single
+read-check-write on a single key (Lua scripts decode it with cjson), and
+costs one key's overhead instead of four. ``"v"`` (the version) is always
+the first member so scripts can read it without decoding the document.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+ReminderState = Literal[
+    "planned",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "undelivered",
+    "no_receipt",
+    "failed",
+    "skipped",
+]
+DeadlineStatus = Literal["active", "completed", "cancelled"]
+ReminderKind = Literal["offset", "catch_up", "invite", "invite_cancel", "snooze"]
+
+WAITING: frozenset[str] = frozenset({"planned", "queued"})
+"""States from which a reminder can still be skipped or re-planned."""
+WENT_OUT: frozenset[str] = frozenset(
+    {"sending", "sent", "delivered", "undelivered", "no_receipt"}
+)
+"""States in which a reminder reached (or may have reached) the provider."""
+
+
+@dataclass(slots=True)
+class ReminderRecord:
+    """One reminder inside a deadline document."""
+
+    seq: int
+    channel: str
+    send_at: int
+    kind: ReminderKind
+    offset_s: int | None = None
+    state: ReminderState = "planned"
+    attempts: int = 0
+    provider_id: str = ""
+    reason: str = ""
+    updated: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "i": self.seq,
+            "c": self.channel,
+            "t": self.send_at,
+            "k": self.kind,
+            "s": self.state,
+        }
+        if self.offset_s is not None:
+            data["o"] = self.offset_s
+        if self.attempts:
+            data["n"] = self.attempts
+        if self.provider_id:
+            data["p"] = self.provider_id
+        if self.reason:
+            data["x"] = self.reason
+        if self.updated:
+            data["u"] = self.updated
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReminderRecord:
+        return cls(
+            seq=int(data["i"]),
+            channel=str(data["c"]),
+            send_at=int(data["t"]),
+            kind=data["k"],
+            offset_s=None if data.get("o") is None else int(data["o"]),
+            state=data["s"],
+            attempts=int(data.get("n", 0)),
+            provider_id=str(data.get("p", "")),
+            reason=str(data.get("x", "")),
+            updated=int(data.get("u", 0)),
+        )
+
+
+@dataclass(slots=True)
+class DeadlineRecord:
+    """A deadline as stored: contact sealed, times in UTC epoch seconds."""
+
+    version: int
+    agency: str
+    ref: str
+    due: int
+    all_day: bool
+    timezone: str
+    locale: str
+    title: dict[str, str]
+    action_url: str | None
+    channels: list[str]
+    offsets_s: list[int]
+    contact: str
+    phone_hash: str
+    email_hash: str
+    fingerprint: str
+    status: DeadlineStatus = "active"
+    created: int = 0
+    updated: int = 0
+    closed: int = 0
+    next_seq: int = 1
+    invite_seq: int = 0
+    reminders: list[ReminderRecord] = field(default_factory=list)
+
+    def dumps(self) -> str:
+        doc: dict[str, Any] = {
+            "v": self.version,
+            "a": self.agency,
+            "r": self.ref,
+            "d": self.due,
+            "ad": 1 if self.all_day else 0,
+            "tz": self.timezone,
+            "l": self.locale,
+            "ti": self.title,
+            "u": self.action_url or "",
+            "ch": self.channels,
+            "of": self.offsets_s,
+            "c": self.contact,
+            "ph": self.phone_hash,
+            "eh": self.email_hash,
+            "fp": self.fingerprint,
+            "st": self.status,
+            "cr": self.created,
+            "up": self.updated,
+            "cl": self.closed,
+            "sq": self.next_seq,
+            "iq": self.invite_seq,
+            "rm": [r.to_json() for r in self.reminders],
+        }
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, raw: str | bytes) -> DeadlineRecord:
+        doc = json.loads(raw)
+        # cjson encodes an empty array as {}: accept both.
+        reminders = doc.get("rm") or []
+        return cls(
+            version=int(doc["v"]),
+            agency=doc["a"],
+            ref=doc["r"],
+            due=int(doc["d"]),
+            all_day=bool(doc["ad"]),
+            timezone=doc["tz"],
+            locale=doc["l"],
+            title=dict(doc["ti"]),
+            action_url=doc["u"] or None,
+            channels=list(doc["ch"] or []),
+            offsets_s=[int(x) for x in (doc["of"] or [])],
+            contact=doc["c"],
+            phone_hash=doc["ph"],
+            email_hash=doc["eh"],
+            fingerprint=doc["fp"],
+            status=doc["st"],
+            created=int(doc["cr"]),
+            updated=int(doc["up"]),
+            closed=int(doc["cl"]),
+            next_seq=int(doc["sq"]),
+            invite_seq=int(doc["iq"]),
+            reminders=[ReminderRecord.from_json(r) for r in reminders],
+        )
+
+    def copy(self) -> DeadlineRecord:
+        return replace(
+            self,
+            title=dict(self.title),
+            channels=list(self.channels),
+            offsets_s=list(self.offsets_s),
+            reminders=[replace(r) for r in self.reminders],
+        )
+
+    def reminder(self, seq: int) -> ReminderRecord | None:
+        for reminder in self.reminders:
+            if reminder.seq == seq:
+                return reminder
+        return None

@@ -1,0 +1,168 @@
+"""The Redis store: deadline documents, the schedule, opt-outs, the audit.
+
+Each write of a deadline is one compare-and-set script on its single key
+(the version must still be the one read), which also appends the audit
+events; a lost race writes nothing and is retried by the service.
+
+The schedule (a sorted set of reminder ids by send time) lives in another
+slot, so it is updated in the same round trip but outside the script: new
+entries are added *before* the document that refers to them is written and
+stale ones removed *after*. A crash in between leaves at most an extra
+schedule entry, which the dispatcher discards because the document no longer
+plans that reminder at that time; it never leaves a planned reminder that the
+schedule does not hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from .keys import Keys
+from .record import DeadlineRecord
+
+_CAS = """
+local cur = redis.call('GET', KEYS[1])
+local v = 0
+if cur then v = tonumber(string.match(cur, '^{"v":(%d+)')) end
+if v ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+local i = 5
+while i <= #ARGV do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
+    'e', ARGV[i], 'd', ARGV[i + 1], 'r', ARGV[i + 2], 'by', ARGV[i + 3], 'at', ARGV[4])
+  i = i + 4
+end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of the audit stream: what happened, to what, by whom."""
+
+    event: str
+    tag: str
+    actor: str
+    reminder: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A compare-and-set of one deadline document, with its side effects."""
+
+    tag: str
+    expected_version: int
+    record: DeadlineRecord
+    at: int
+    schedule_add: Mapping[str, int] = field(default_factory=dict)
+    schedule_remove: Sequence[str] = ()
+    audit: Sequence[AuditEvent] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A deadline document as read, with the opt-outs of its addresses."""
+
+    record: DeadlineRecord | None
+    opted_out: frozenset[str]
+
+
+class RedisStore:
+    """Reads and writes deadlines in Redis; knows nothing of planning."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, *, audit_maxlen: int = 1_000_000) -> None:
+        self.client = client
+        self.keys = keys
+        self._audit_maxlen = audit_maxlen
+        self._cas = client.register_script(_CAS)
+
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+    def load(self, tag: str) -> DeadlineRecord | None:
+        raw = self.client.get(self.keys.deadline(tag))
+        return None if raw is None else DeadlineRecord.loads(_text(raw))
+
+    def snapshots(self, lookups: Sequence[tuple[str, str, str]]) -> list[Snapshot]:
+        """For each (tag, phone hash, email hash): the document and which of
+        the two addresses are opted out; one round trip for all."""
+        pipe = self.client.pipeline(transaction=False)
+        for tag, phone_hash, email_hash in lookups:
+            pipe.get(self.keys.deadline(tag))
+            pipe.sismember(self.keys.optout("sms"), phone_hash or "-")
+            pipe.sismember(self.keys.optout("email"), email_hash or "-")
+        replies = pipe.execute()
+        snaps: list[Snapshot] = []
+        for i in range(0, len(replies), 3):
+            raw, sms_out, email_out = replies[i : i + 3]
+            opted = frozenset(
+                name for name, out in (("sms", sms_out), ("email", email_out)) if out
+            )
+            record = None if raw is None else DeadlineRecord.loads(_text(raw))
+            snaps.append(Snapshot(record, opted))
+        return snaps
+
+    def write_many(self, writes: Sequence[Write]) -> list[bool]:
+        """Apply each write whose expected version still holds; True for those."""
+        if not writes:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for write in writes:
+            if write.schedule_add:
+                pipe.zadd(self.keys.schedule, dict(write.schedule_add))
+            args: list[Any] = [
+                write.expected_version,
+                write.record.dumps(),
+                self._audit_maxlen,
+                write.at,
+            ]
+            for event in write.audit:
+                args += [event.event, event.tag, event.reminder, event.actor]
+            self._cas(keys=[self.keys.deadline(write.tag), self.keys.audit], args=args, client=pipe)
+        replies = pipe.execute()
+        results: list[bool] = []
+        position = 0
+        for write in writes:
+            position += 1 if write.schedule_add else 0
+            results.append(replies[position] == 1)
+            position += 1
+        stale = [
+            member
+            for write, ok in zip(writes, results, strict=True)
+            if ok
+            for member in write.schedule_remove
+        ]
+        if stale:
+            self.client.zrem(self.keys.schedule, *stale)
+        return results
+
+    def set_opt_out(self, channel: str, address_hash: str, *, out: bool, event: AuditEvent, at: int) -> bool:
+        """Add or remove an address hash from an opt-out list; True if it changed."""
+        pipe = self.client.pipeline(transaction=True)
+        if out:
+            pipe.sadd(self.keys.optout(channel), address_hash)
+        else:
+            pipe.srem(self.keys.optout(channel), address_hash)
+        pipe.xadd(
+            self.keys.audit,
+            {"e": event.event, "d": event.tag, "r": event.reminder, "by": event.actor, "at": at},
+            maxlen=self._audit_maxlen,
+            approximate=True,
+        )
+        changed, _ = pipe.execute()
+        return bool(changed)
+
+    def is_opted_out(self, channel: str, address_hash: str) -> bool:
+        return bool(self.client.sismember(self.keys.optout(channel), address_hash))
+
+    def schedule_score(self, reminder_id: str) -> float | None:
+        score = self.client.zscore(self.keys.schedule, reminder_id)
+        return None if score is None else float(score)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw

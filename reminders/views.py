@@ -1,0 +1,111 @@
+"""What the service returns: read-only views without personal data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from .keys import reminder_id
+from .record import DeadlineRecord, DeadlineStatus, ReminderKind, ReminderRecord, ReminderState
+
+
+class ReminderView(BaseModel):
+    """One reminder: where and when it goes, and what became of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    channel: str
+    send_at: datetime
+    kind: ReminderKind
+    state: ReminderState
+    offset: timedelta | None
+    attempts: int
+    reason: str
+
+    @classmethod
+    def of(cls, tag: str, reminder: ReminderRecord) -> ReminderView:
+        return cls(
+            id=reminder_id(tag, reminder.seq),
+            channel=reminder.channel,
+            send_at=_utc(reminder.send_at),
+            kind=reminder.kind,
+            state=reminder.state,
+            offset=None if reminder.offset_s is None else timedelta(seconds=reminder.offset_s),
+            attempts=reminder.attempts,
+            reason=reminder.reason,
+        )
+
+
+class DeadlineView(BaseModel):
+    """A registered deadline and all its reminders (contact data left out)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agency: str
+    ref: str
+    status: DeadlineStatus
+    due: datetime
+    all_day: bool
+    timezone: str
+    locale: str
+    title: dict[str, str]
+    action_url: str | None
+    channels: list[str]
+    offsets: list[timedelta]
+    has_phone: bool
+    has_email: bool
+    created_at: datetime
+    updated_at: datetime
+    reminders: list[ReminderView]
+
+    @classmethod
+    def of(cls, tag: str, record: DeadlineRecord) -> DeadlineView:
+        return cls(
+            agency=record.agency,
+            ref=record.ref,
+            status=record.status,
+            due=_utc(record.due),
+            all_day=record.all_day,
+            timezone=record.timezone,
+            locale=record.locale,
+            title=record.title,
+            action_url=record.action_url,
+            channels=record.channels,
+            offsets=[timedelta(seconds=s) for s in record.offsets_s],
+            has_phone=bool(record.phone_hash),
+            has_email=bool(record.email_hash),
+            created_at=_utc(record.created),
+            updated_at=_utc(record.updated),
+            reminders=[ReminderView.of(tag, r) for r in record.reminders],
+        )
+
+
+class Receipt(BaseModel):
+    """What a registration did: created, changed, and the reminders planned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agency: str
+    ref: str
+    status: DeadlineStatus
+    created: bool
+    changed: bool
+    reminders: list[ReminderView]
+    """The reminders still waiting to go out (planned or queued)."""
+
+
+class ItemResult(BaseModel):
+    """One item of a bulk registration: its receipt, or why it was refused."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    ok: bool
+    receipt: Receipt | None = None
+    error: str | None = None
+
+
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)

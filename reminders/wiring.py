@@ -1,0 +1,62 @@
+"""Building a service from settings: the library's composition root."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from .clock import Clock, SystemClock
+from .errors import ConfigurationError
+from .keys import Keys
+from .policy import PolicyBook
+from .service import ReminderService
+from .store import RedisStore
+from .vault import ContactVault
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+
+def connect(
+    settings: Settings | None = None,
+    *,
+    redis_url: str | None = None,
+    client: redis.Redis | None = None,
+    clock: Clock | None = None,
+    policies: PolicyBook | None = None,
+    **overrides: Any,
+) -> ReminderService:
+    """A service wired from settings (``REMINDERS_*`` variables and ``.env``).
+
+    Keyword arguments override single settings (``redis_url=...``,
+    ``key_prefix=...``); ``client``, ``clock`` and ``policies`` replace the
+    collaborators built from settings.
+    """
+    from config.policies import load_policies
+    from config.settings import Settings
+
+    if redis_url is not None:
+        overrides["redis_url"] = redis_url
+    if settings is None:
+        settings = Settings(**overrides)
+    elif overrides:
+        settings = settings.model_copy(update=overrides)
+    if settings.hash_key is None:
+        raise ConfigurationError("REMINDERS_HASH_KEY is not set; run `reminders keygen` for one")
+    vault = ContactVault(settings.encryption_key_list(), settings.hash_key.get_secret_value())
+    if client is None:
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+            retry_on_timeout=True,
+        )
+    store = RedisStore(client, Keys(settings.key_prefix), audit_maxlen=settings.audit_maxlen)
+    return ReminderService(
+        store=store,
+        vault=vault,
+        policies=policies or load_policies(settings.policy_file),
+        clock=clock or SystemClock(),
+    )
