@@ -1,0 +1,172 @@
+"""The ``reminders`` command: the composition root of every process.
+
+Only the commands that need the workers or channels import them, inside the
+command, so the domain never depends on them.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .errors import ConfigurationError
+from .importer import Format, Line, detect_format, read_lines
+
+app = typer.Typer(
+    help="Deadline reminders: register citizens' deadlines and remind them in time.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def keygen() -> None:
+    """Print fresh secrets for a .env file (encryption, hashing, signing)."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    print(f"REMINDERS_ENCRYPTION_KEYS={Fernet.generate_key().decode()}")
+    print(f"REMINDERS_HASH_KEY={secrets.token_urlsafe(32)}")
+    print(f"REMINDERS_SIGNING_KEY={secrets.token_urlsafe(32)}")
+    print(f"REMINDERS_STAFF_TOKEN={secrets.token_urlsafe(24)}")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON Lines file of deadlines.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl (default: from the file name).")
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Where to write refused lines (default: FILE.rejects.csv)."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+) -> None:
+    """Register every deadline in FILE; refused lines go to a rejects file.
+
+    Exit status: 0 when every line was accepted, 1 when some were refused,
+    2 when the file or the settings could not be used at all.
+    """
+    from . import wiring
+
+    try:
+        kind: Format = detect_format(file) if fmt is None else _format(fmt)
+        service = wiring.connect()
+        stream = file.open(encoding="utf-8", newline="", errors="strict")
+    except (ValueError, ConfigurationError) as err:
+        raise _fail(str(err)) from None
+    except OSError as err:
+        raise _fail(f"cannot read {file}: {err.strerror}") from None
+    rejects_path = rejects or file.with_name(file.name + ".rejects.csv")
+    counts: Counter[str] = Counter()
+    refused: list[tuple[int, str]] = []
+    total = file.stat().st_size
+    progress = Progress(
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("bytes"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+    with ExitStack() as stack:
+        stack.enter_context(stream)
+        stack.enter_context(progress)
+        task = progress.add_task("import", total=total)
+        batch: list[Line] = []
+
+        def flush() -> None:
+            good = [line for line in batch if line.data is not None]
+            results = service.register_many([line.data for line in good if line.data])
+            for line, result in zip(good, results, strict=True):
+                if not result.ok or result.receipt is None:
+                    refused.append((line.number, result.error or "refused"))
+                elif result.receipt.created:
+                    counts["created"] += 1
+                elif result.receipt.changed:
+                    counts["updated"] += 1
+                else:
+                    counts["unchanged"] += 1
+            refused.extend((line.number, line.error or "") for line in batch if line.data is None)
+            batch.clear()
+            progress.update(task, completed=min(_position(stream), total))
+
+        try:
+            for line in read_lines(stream, kind):
+                batch.append(line)
+                if len(batch) >= batch_size:
+                    flush()
+        except UnicodeDecodeError:
+            flush()
+            refused.append((0, "file is not valid UTF-8 past this point; the rest was not read"))
+        flush()
+    refused.sort()
+    if refused:
+        with rejects_path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["line", "reason"])
+            writer.writerows(refused)
+    console.print(
+        f"created {counts['created']}, updated {counts['updated']}, "
+        f"unchanged {counts['unchanged']}, refused {len(refused)}"
+    )
+    if refused:
+        console.print(f"refused lines and reasons: {rejects_path}")
+        raise typer.Exit(1)
+
+
+def _format(value: str) -> Format:
+    if value == "csv":
+        return "csv"
+    if value == "jsonl":
+        return "jsonl"
+    raise ValueError("--format must be csv or jsonl")
+
+
+def _position(stream: Any) -> int:
+    try:
+        return int(stream.buffer.tell())
+    except (OSError, AttributeError, ValueError):
+        return 0
+
+
+@app.command()
+def demo(
+    deadlines: Annotated[int, typer.Option(min=1, max=100_000)] = 300,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Register a realistic sample of deadlines and show the planned reminders.
+
+    Starts a private Redis (unless REDIS_URL is set) and leaves nothing
+    running. The full run (scheduler, workers, coverage) comes with later
+    issues; this shows the registry and planner at work.
+    """
+    from .demo import run_demo
+
+    try:
+        run_demo(console, deadlines=deadlines, seed=seed, redis_url=os.environ.get("REDIS_URL"))
+    except ConfigurationError as err:
+        raise _fail(str(err)) from None
