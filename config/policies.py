@@ -23,7 +23,9 @@ def load_policies(path: Path | None = None) -> PolicyBook:
             text = path.read_text("utf-8")
             where = str(path)
     except OSError as err:
-        raise ConfigurationError(f"REMINDERS_POLICY_FILE: cannot read {path}: {err.strerror}") from None
+        raise ConfigurationError(
+            f"REMINDERS_POLICY_FILE: cannot read {path}: {err.strerror}"
+        ) from None
     try:
         return PolicyBook.from_mapping(tomllib.loads(text))
     except tomllib.TOMLDecodeError as err:

@@ -1,8 +1,8 @@
 """Deadline reminders: the library API agency systems call.
 
-    import reminders
-    svc = reminders.connect()
-    receipt = svc.register(reminders.Deadline(...))
+import reminders
+svc = reminders.connect()
+receipt = svc.register(reminders.Deadline(...))
 """
 
 from .clock import Clock, ManualClock, SystemClock

@@ -46,10 +46,10 @@ def keygen() -> None:
 
     from cryptography.fernet import Fernet
 
-    print(f"REMINDERS_ENCRYPTION_KEYS={Fernet.generate_key().decode()}")
-    print(f"REMINDERS_HASH_KEY={secrets.token_urlsafe(32)}")
-    print(f"REMINDERS_SIGNING_KEY={secrets.token_urlsafe(32)}")
-    print(f"REMINDERS_STAFF_TOKEN={secrets.token_urlsafe(24)}")
+    typer.echo(f"REMINDERS_ENCRYPTION_KEYS={Fernet.generate_key().decode()}")
+    typer.echo(f"REMINDERS_HASH_KEY={secrets.token_urlsafe(32)}")
+    typer.echo(f"REMINDERS_SIGNING_KEY={secrets.token_urlsafe(32)}")
+    typer.echo(f"REMINDERS_STAFF_TOKEN={secrets.token_urlsafe(24)}")
 
 
 @app.command("import")
@@ -74,7 +74,7 @@ def import_(
     try:
         kind: Format = detect_format(file) if fmt is None else _format(fmt)
         service = wiring.connect()
-        stream = file.open(encoding="utf-8", newline="", errors="strict")
+        stream = file.open(encoding="utf-8", newline="", errors="replace")
     except (ValueError, ConfigurationError) as err:
         raise _fail(str(err)) from None
     except OSError as err:
@@ -114,14 +114,10 @@ def import_(
             batch.clear()
             progress.update(task, completed=min(_position(stream), total))
 
-        try:
-            for line in read_lines(stream, kind):
-                batch.append(line)
-                if len(batch) >= batch_size:
-                    flush()
-        except UnicodeDecodeError:
-            flush()
-            refused.append((0, "file is not valid UTF-8 past this point; the rest was not read"))
+        for line in read_lines(stream, kind):
+            batch.append(line)
+            if len(batch) >= batch_size:
+                flush()
         flush()
     refused.sort()
     if refused:

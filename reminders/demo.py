@@ -50,7 +50,9 @@ def run_demo(console: Console, *, deadlines: int, seed: int, redis_url: str | No
             for reminder in result.receipt.reminders:
                 by_channel[(item["agency"], reminder.channel)] += 1
 
-        table = Table(title=f"{len(results) - len(refused)} deadlines registered, reminders planned")
+        table = Table(
+            title=f"{len(results) - len(refused)} deadlines registered, reminders planned"
+        )
         table.add_column("agency")
         for channel in ("sms", "email", "calendar"):
             table.add_column(channel, justify="right")

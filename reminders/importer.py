@@ -41,6 +41,8 @@ REQUIRED_COLUMNS = frozenset({"agency", "ref", "due"})
 _CITIZEN_FIELDS = ("phone", "email", "locale", "timezone")
 _SPLIT = re.compile(r"[;,\s]+")
 MAX_LINE_CHARS = 64 * 1024
+NOT_UTF8 = "not valid UTF-8"
+_REPLACEMENT = "\ufffd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,11 @@ def detect_format(path: Path) -> Format:
 
 
 def read_lines(stream: TextIO, fmt: Format) -> Iterator[Line]:
-    """The deadlines of ``stream``, line by line."""
+    """The deadlines of ``stream``, line by line.
+
+    Open the file with ``errors="replace"``: a line holding bytes that are
+    not UTF-8 is then refused on its own instead of stopping the file.
+    """
     if fmt == "csv":
         yield from _read_csv(stream)
     else:
@@ -75,6 +81,9 @@ def _read_jsonl(stream: TextIO) -> Iterator[Line]:
             continue
         if len(text) > MAX_LINE_CHARS:
             yield Line(number, None, f"line is longer than {MAX_LINE_CHARS} characters")
+            continue
+        if _REPLACEMENT in text:
+            yield Line(number, None, NOT_UTF8)
             continue
         try:
             value = json.loads(text)
@@ -107,6 +116,9 @@ def _read_csv(stream: TextIO) -> Iterator[Line]:
             continue
         if any(value is None for value in row.values()):
             yield Line(number, None, "fewer cells than the header has columns")
+            continue
+        if any(_REPLACEMENT in value for value in row.values()):
+            yield Line(number, None, NOT_UTF8)
             continue
         yield Line(number, _nest(row))
 

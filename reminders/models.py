@@ -18,10 +18,10 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
-    ValidationError,
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     field_validator,
 )
 

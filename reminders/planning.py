@@ -62,7 +62,9 @@ def in_quiet_hours(instant: datetime, tz: ZoneInfo, start: time, end: time) -> b
     return start <= local < end
 
 
-def _quiet_bounds(instant: datetime, tz: ZoneInfo, start: time, end: time) -> tuple[datetime, datetime]:
+def _quiet_bounds(
+    instant: datetime, tz: ZoneInfo, start: time, end: time
+) -> tuple[datetime, datetime]:
     """For an instant inside quiet hours: (last allowed before, first allowed after)."""
     local = instant.astimezone(tz)
     day = local.date()

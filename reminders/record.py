@@ -28,9 +28,7 @@ ReminderKind = Literal["offset", "catch_up", "invite", "invite_cancel", "snooze"
 
 WAITING: frozenset[str] = frozenset({"planned", "queued"})
 """States from which a reminder can still be skipped or re-planned."""
-WENT_OUT: frozenset[str] = frozenset(
-    {"sending", "sent", "delivered", "undelivered", "no_receipt"}
-)
+WENT_OUT: frozenset[str] = frozenset({"sending", "sent", "delivered", "undelivered", "no_receipt"})
 """States in which a reminder reached (or may have reached) the provider."""
 
 

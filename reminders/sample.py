@@ -29,7 +29,13 @@ AGENCIES: dict[str, tuple[dict[str, str], ...]] = {
         {"fr": "Envoyer votre déclaration bimensuelle", "en": "Send your biweekly report"},
     ),
 }
-ZONES = ("America/Toronto", "America/Toronto", "America/Montreal", "America/Halifax", "America/Vancouver")
+ZONES = (
+    "America/Toronto",
+    "America/Toronto",
+    "America/Montreal",
+    "America/Halifax",
+    "America/Vancouver",
+)
 MAGIC_PHONE_ENDINGS = ("0002", "0003", "0004")
 MAGIC_EMAIL_LOCALS = ("fail", "temp", "bounce")
 
@@ -51,7 +57,9 @@ def sample_deadlines(
         }
         roll = rng.random()
         if roll < 0.75:
-            ending = rng.choice(MAGIC_PHONE_ENDINGS) if rng.random() < 0.06 else f"{1000 + i % 8999:04d}"
+            ending = (
+                rng.choice(MAGIC_PHONE_ENDINGS) if rng.random() < 0.06 else f"{1000 + i % 8999:04d}"
+            )
             citizen["phone"] = f"+1514555{ending}"
         if roll > 0.12:
             local = rng.choice(MAGIC_EMAIL_LOCALS) if rng.random() < 0.05 else f"citoyen{i}"

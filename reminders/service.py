@@ -228,7 +228,7 @@ class ReminderService:
                 all_day=deadline.all_day,
                 timezone=deadline.citizen.timezone,
                 locale=deadline.citizen.locale,
-                title=dict(deadline.title),
+                title={str(k): v for k, v in deadline.title.items()},
                 action_url=deadline.action_url,
                 channels=list(intent.channels),
                 offsets_s=intent.offsets_s,
@@ -251,7 +251,7 @@ class ReminderService:
             record.all_day = deadline.all_day
             record.timezone = deadline.citizen.timezone
             record.locale = deadline.citizen.locale
-            record.title = dict(deadline.title)
+            record.title = {str(k): v for k, v in deadline.title.items()}
             record.action_url = deadline.action_url
             record.channels = list(intent.channels)
             record.offsets_s = intent.offsets_s
@@ -274,7 +274,9 @@ class ReminderService:
             already_sent=[_utc(r.send_at) for r in kept if r.state in WENT_OUT],
             invite=invite,
         )
-        reminders, added, removed = _merge(record, kept, waiting, slots, now, keep_invites=not invite)
+        reminders, added, removed = _merge(
+            record, kept, waiting, slots, now, keep_invites=not invite
+        )
         record.reminders = reminders
         for seq in added:
             events.append(AuditEvent("planned", intent.tag, actor, reminder_id(intent.tag, seq)))
@@ -394,7 +396,9 @@ class ReminderService:
         if parts is None:
             raise ReminderNotFound(reminder)
         if by <= timedelta(0) or by > MAX_SNOOZE:
-            raise InvalidRequest("by", f"must be a positive duration of at most {MAX_SNOOZE.days} days")
+            raise InvalidRequest(
+                "by", f"must be a positive duration of at most {MAX_SNOOZE.days} days"
+            )
         tag, seq = parts
         for _ in range(self._max_attempts):
             existing = self.store.load(tag)

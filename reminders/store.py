@@ -99,9 +99,7 @@ class RedisStore:
         snaps: list[Snapshot] = []
         for i in range(0, len(replies), 3):
             raw, sms_out, email_out = replies[i : i + 3]
-            opted = frozenset(
-                name for name, out in (("sms", sms_out), ("email", email_out)) if out
-            )
+            opted = frozenset(name for name, out in (("sms", sms_out), ("email", email_out)) if out)
             record = None if raw is None else DeadlineRecord.loads(_text(raw))
             snaps.append(Snapshot(record, opted))
         return snaps
@@ -140,7 +138,9 @@ class RedisStore:
             self.client.zrem(self.keys.schedule, *stale)
         return results
 
-    def set_opt_out(self, channel: str, address_hash: str, *, out: bool, event: AuditEvent, at: int) -> bool:
+    def set_opt_out(
+        self, channel: str, address_hash: str, *, out: bool, event: AuditEvent, at: int
+    ) -> bool:
         """Add or remove an address hash from an opt-out list; True if it changed."""
         pipe = self.client.pipeline(transaction=True)
         if out:

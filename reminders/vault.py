@@ -28,7 +28,9 @@ class Contact:
     email: str | None = None
 
     def __repr__(self) -> str:  # never print personal data by accident
-        return f"Contact(phone={'***' if self.phone else None}, email={'***' if self.email else None})"
+        return (
+            f"Contact(phone={'***' if self.phone else None}, email={'***' if self.email else None})"
+        )
 
 
 class ContactVault:
@@ -43,7 +45,8 @@ class ContactVault:
             self._fernet = MultiFernet([Fernet(key.strip()) for key in encryption_keys])
         except (ValueError, TypeError):
             raise ConfigurationError(
-                "REMINDERS_ENCRYPTION_KEYS: each key must be a Fernet key (urlsafe base64, 32 bytes)"
+                "REMINDERS_ENCRYPTION_KEYS: each key must be a Fernet key"
+                " (urlsafe base64 of 32 bytes)"
             ) from None
         if len(hash_key) < 16:
             raise ConfigurationError("REMINDERS_HASH_KEY must be at least 16 characters")

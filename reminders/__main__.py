@@ -1,0 +1,5 @@
+"""``python -m reminders`` runs the CLI."""
+
+from .cli import main
+
+main()

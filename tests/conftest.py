@@ -1,0 +1,109 @@
+"""Shared fixtures: a real Redis server for the session, services on it.
+
+The server is ``REDIS_URL`` when set, else a private redis-server started
+here on a free loopback port and stopped at the end. Each test gets its own
+key prefix, so tests never see each other's keys (nor a user's, with
+REDIS_URL).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis
+from cryptography.fernet import Fernet
+
+from config.settings import Settings
+from reminders import ManualClock, ReminderService, connect
+from reminders.redis_server import RedisServer
+
+START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with RedisServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        redis_url=redis_url,
+        key_prefix=f"t{secrets.token_hex(4)}:",
+        encryption_keys=Fernet.generate_key().decode(),
+        hash_key=secrets.token_urlsafe(32),
+        signing_key=secrets.token_urlsafe(32),
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def make_service(
+    settings: Settings, clock: ManualClock
+) -> Iterator[Callable[..., ReminderService]]:
+    built: list[ReminderService] = []
+
+    def make(**overrides: Any) -> ReminderService:
+        service = connect(settings, clock=clock, **overrides)
+        built.append(service)
+        return service
+
+    yield make
+    for service in built:
+        service.store.client.close()
+
+
+@pytest.fixture
+def service(make_service: Callable[..., ReminderService]) -> ReminderService:
+    return make_service()
+
+
+def prefixed_keys(client: redis.Redis, settings: Settings) -> list[bytes]:
+    """Every key this test's service wrote."""
+    return sorted(client.scan_iter(match=f"{settings.key_prefix}*", count=1000))
+
+
+def deadline_data(**overrides: Any) -> dict[str, Any]:
+    """A valid deadline mapping; keyword arguments replace fields."""
+    data: dict[str, Any] = {
+        "agency": "saaq",
+        "ref": "permit-2026-00042",
+        "due": "2026-12-15T17:00:00-05:00",
+        "title": {"fr": "Renouveler votre permis", "en": "Renew your licence"},
+        "action_url": "https://example.gouv.qc.ca/renew",
+        "citizen": {
+            "phone": "+15145550123",
+            "email": "a@example.ca",
+            "locale": "fr",
+            "timezone": "America/Toronto",
+        },
+        "channels": ["sms", "email", "calendar"],
+        "offsets": ["7d", "1d"],
+    }
+    citizen = overrides.pop("citizen", None)
+    data.update(overrides)
+    if citizen is not None:
+        data["citizen"] = {**data["citizen"], **citizen}
+    return data

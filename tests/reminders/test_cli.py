@@ -1,0 +1,172 @@
+"""``reminders import`` and ``reminders demo`` run as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from reminders import ReminderService
+from tests.conftest import deadline_data
+
+HEADER = (
+    "agency,ref,due,title_fr,title_en,action_url,phone,email,locale,timezone,channels,offsets\n"
+)
+
+
+def run(args: list[str], settings: Settings, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert settings.encryption_keys is not None and settings.hash_key is not None
+    env = {
+        **os.environ,
+        "REMINDERS_REDIS_URL": settings.redis_url,
+        "REMINDERS_KEY_PREFIX": settings.key_prefix,
+        "REMINDERS_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
+        "REMINDERS_HASH_KEY": settings.hash_key.get_secret_value(),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "reminders", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_import_csv_registers_good_lines_and_writes_rejects_with_line_and_reason(
+    tmp_path: Path, settings: Settings, service: ReminderService
+) -> None:
+    source = tmp_path / "deadlines.csv"
+    source.write_text(
+        HEADER
+        + "saaq,p-1,2027-01-15,Renouveler,Renew,https://x.gouv.qc.ca/a,+15145550123,a@example.ca,fr,America/Toronto,sms;email,7d;1d\n"
+        + "saaq,p-2,2027-01-15,Renouveler,,,+15140000000,,fr,America/Toronto,,\n"
+        + "saaq,p-3,2027-01-15T09:00:00-05:00,Payer,,,,b@example.ca,en,America/Halifax,,\n"
+        + "saaq,p-4,2027-01-15\n"
+        + "saaq,p-5,2027-01-15,Payer,,http://insecure.example,,c@example.ca,fr,America/Toronto,,\n",
+        encoding="utf-8",
+    )
+    done = run(["import", str(source)], settings, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "created 2, updated 0, unchanged 0, refused 3" in done.stdout
+    text = (tmp_path / "deadlines.csv.rejects.csv").read_text(encoding="utf-8")
+    rejects = list(csv.reader(text.splitlines()))
+    assert rejects[0] == ["line", "reason"]
+    assert [row[0] for row in rejects[1:]] == ["3", "5", "6"]
+    assert rejects[1][1].startswith("citizen.phone")
+    assert "fewer cells" in rejects[2][1]
+    assert rejects[3][1].startswith("action_url")
+    assert "5140000000" not in text
+    assert service.get("saaq", "p-1").channels == ["sms", "email"]
+    assert service.get("saaq", "p-3").locale == "en"
+
+    again = run(["import", str(source), "--rejects", str(tmp_path / "r2.csv")], settings, tmp_path)
+    assert "created 0, updated 0, unchanged 2, refused 3" in again.stdout
+
+
+def test_import_jsonl_survives_broken_lines(
+    tmp_path: Path, settings: Settings, service: ReminderService
+) -> None:
+    source = tmp_path / "deadlines.jsonl"
+    lines = [
+        json.dumps(deadline_data(ref="j-1")),
+        "{not json",
+        json.dumps([1, 2]),
+        "",
+        json.dumps(deadline_data(ref="j-2", channels=["fax"])),
+        json.dumps(deadline_data(ref="j-3")),
+    ]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = run(["import", str(source)], settings, tmp_path)
+    assert done.returncode == 1
+    assert "created 2, updated 0, unchanged 0, refused 3" in done.stdout
+    text = (tmp_path / "deadlines.jsonl.rejects.csv").read_text(encoding="utf-8")
+    rejects = list(csv.reader(text.splitlines()))
+    assert rejects[1][0] == "2" and rejects[1][1].startswith("not valid JSON")
+    assert rejects[2] == ["3", "not a JSON object"]
+    assert rejects[3] == ["5", "channels.0: Input should be 'sms', 'email' or 'calendar'"]
+    assert service.get("saaq", "j-3").status == "active"
+
+
+def test_import_of_a_clean_file_exits_zero(tmp_path: Path, settings: Settings) -> None:
+    source = tmp_path / "ok.jsonl"
+    source.write_text(json.dumps(deadline_data(ref="ok-1")) + "\n", encoding="utf-8")
+    done = run(["import", str(source)], settings, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "ok.jsonl.rejects.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [("deadlines.txt", "x", "cannot tell the format"), ("missing.csv", None, "cannot read")],
+)
+def test_import_refuses_unusable_files_with_exit_status_2(
+    tmp_path: Path, settings: Settings, name: str, content: str | None, message: str
+) -> None:
+    if content is not None:
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    done = run(["import", str(tmp_path / name)], settings, tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_import_reports_a_bad_csv_header_as_a_rejected_line(
+    tmp_path: Path, settings: Settings
+) -> None:
+    (tmp_path / "bad.csv").write_text("agency,ref,colour\nsaaq,x,red\n", encoding="utf-8")
+    done = run(["import", str(tmp_path / "bad.csv")], settings, tmp_path)
+    assert done.returncode == 1
+    rejects = (tmp_path / "bad.csv.rejects.csv").read_text(encoding="utf-8")
+    assert "header: missing columns ['due']; unknown columns ['colour']" in rejects
+
+
+def test_a_line_that_is_not_utf8_is_refused_alone(
+    tmp_path: Path, settings: Settings, service: ReminderService
+) -> None:
+    first = json.dumps(deadline_data(ref="u-1")).encode()
+    last = json.dumps(deadline_data(ref="u-3")).encode()
+    (tmp_path / "latin.jsonl").write_bytes(first + b"\n" + b'{"ref": "caf\xe9"}\n' + last + b"\n")
+    done = run(["import", str(tmp_path / "latin.jsonl")], settings, tmp_path)
+    assert done.returncode == 1
+    assert "created 2, updated 0, unchanged 0, refused 1" in done.stdout
+    rejects = (tmp_path / "latin.jsonl.rejects.csv").read_text(encoding="utf-8")
+    assert "2,not valid UTF-8" in rejects
+    assert service.get("saaq", "u-1").status == "active"
+    assert service.get("saaq", "u-3").status == "active"
+
+
+def test_import_without_encryption_keys_names_the_missing_setting(
+    tmp_path: Path, settings: Settings
+) -> None:
+    source = tmp_path / "ok.jsonl"
+    source.write_text(json.dumps(deadline_data(ref="ok-1")) + "\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_")}
+    env["REMINDERS_HASH_KEY"] = "h" * 32
+    done = subprocess.run(
+        [sys.executable, "-m", "reminders", "import", str(source)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "REMINDERS_ENCRYPTION_KEYS" in done.stderr
+
+
+def test_demo_registers_a_sample_and_leaves_nothing_running(
+    tmp_path: Path, settings: Settings
+) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_") and k != "REDIS_URL"
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "reminders", "demo", "--deadlines", "60"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "60 deadlines registered" in done.stdout
+    assert "planned" in done.stdout

@@ -1,0 +1,39 @@
+"""The store's compare-and-set and key layout."""
+
+from __future__ import annotations
+
+import redis
+
+from config.settings import Settings
+from reminders import ReminderService
+from reminders.keys import deadline_tag, split_reminder_id
+from reminders.store import AuditEvent, Write
+from tests.conftest import deadline_data
+
+
+def test_a_write_with_a_stale_version_writes_nothing_not_even_audit(
+    service: ReminderService, redis_client: redis.Redis, settings: Settings
+) -> None:
+    service.register_many([deadline_data()])
+    tag = deadline_tag("saaq", "permit-2026-00042")
+    record = service.store.load(tag)
+    assert record is not None and record.version == 1
+    audit_before = redis_client.xlen(f"{settings.key_prefix}audit")
+    changed = record.copy()
+    changed.version = 2
+    changed.title = {"fr": "autre"}
+    stale = Write(tag, expected_version=0, record=changed, at=0, audit=[AuditEvent("x", tag, "t")])
+    fresh = Write(tag, expected_version=1, record=changed, at=0, audit=[AuditEvent("y", tag, "t")])
+    assert service.store.write_many([stale]) == [False]
+    assert service.store.load(tag) == record
+    assert redis_client.xlen(f"{settings.key_prefix}audit") == audit_before
+    assert service.store.write_many([fresh]) == [True]
+    loaded = service.store.load(tag)
+    assert loaded is not None and loaded.title == {"fr": "autre"}
+
+
+def test_reminder_ids_round_trip_and_reject_garbage() -> None:
+    tag = deadline_tag("saaq", "x")
+    assert split_reminder_id(f"{tag}-12") == (tag, 12)
+    for bad in ("", "abc-1", f"{tag}-0", f"{tag}-x", f"{tag}", f"{tag}-1-2", f"{tag.upper()}-1"):
+        assert split_reminder_id(bad) is None
