@@ -48,13 +48,13 @@ class ReminderRecord:
     updated: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "i": self.seq,
-            "c": self.channel,
-            "t": self.send_at,
-            "k": self.kind,
-            "s": self.state,
-        }
+        # Defaults (an offset reminder, planned, never updated) are left out:
+        # most of the documents in Redis are reminders waiting months.
+        data: dict[str, Any] = {"i": self.seq, "c": self.channel, "t": self.send_at}
+        if self.kind != "offset":
+            data["k"] = self.kind
+        if self.state != "planned":
+            data["s"] = self.state
         if self.offset_s is not None:
             data["o"] = self.offset_s
         if self.attempts:
@@ -73,9 +73,9 @@ class ReminderRecord:
             seq=int(data["i"]),
             channel=str(data["c"]),
             send_at=int(data["t"]),
-            kind=data["k"],
+            kind=data.get("k", "offset"),
             offset_s=None if data.get("o") is None else int(data["o"]),
-            state=data["s"],
+            state=data.get("s", "planned"),
             attempts=int(data.get("n", 0)),
             provider_id=str(data.get("p", "")),
             reason=str(data.get("x", "")),

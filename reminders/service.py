@@ -242,7 +242,6 @@ class ReminderService:
             kept: list[ReminderRecord] = []
             waiting: list[ReminderRecord] = []
             invite = True
-            events = [AuditEvent("registered", intent.tag, actor)]
         else:
             record = existing.copy()
             record.version += 1
@@ -262,7 +261,6 @@ class ReminderService:
             record.updated = now
             kept = [r for r in record.reminders if r.state not in WAITING]
             waiting = [r for r in record.reminders if r.state in WAITING]
-            events = [AuditEvent("updated", intent.tag, actor)]
         slots = plan(
             due=_utc(intent.due),
             tz=zone(deadline.citizen.timezone),
@@ -278,10 +276,12 @@ class ReminderService:
             record, kept, waiting, slots, now, keep_invites=not invite
         )
         record.reminders = reminders
-        for seq in added:
-            events.append(AuditEvent("planned", intent.tag, actor, reminder_id(intent.tag, seq)))
-        for seq in removed:
-            events.append(AuditEvent("superseded", intent.tag, actor, reminder_id(intent.tag, seq)))
+        event = AuditEvent(
+            "registered" if existing is None else "updated",
+            intent.tag,
+            actor,
+            _detail(planned=added, superseded=removed),
+        )
         write = Write(
             tag=intent.tag,
             expected_version=0 if existing is None else existing.version,
@@ -291,7 +291,7 @@ class ReminderService:
                 reminder_id(intent.tag, r.seq): r.send_at for r in reminders if r.state == "planned"
             },
             schedule_remove=[reminder_id(intent.tag, seq) for seq in removed],
-            audit=events,
+            audit=[event],
         )
         receipt = _receipt(intent.tag, record, created=existing is None, changed=True)
         return _Decision(receipt, write)
@@ -359,16 +359,15 @@ class ReminderService:
             record.status = "completed" if status == "completed" else "cancelled"
             record.closed = now
             record.updated = now
-            actor = f"agency:{agency}"
-            events = [AuditEvent(status, tag, actor)]
-            stale: list[str] = []
+            skipped: list[int] = []
             for reminder in record.reminders:
                 if reminder.state in WAITING:
                     reminder.state = "skipped"
                     reminder.reason = status
                     reminder.updated = now
-                    stale.append(reminder_id(tag, reminder.seq))
-                    events.append(AuditEvent("skipped", tag, actor, stale[-1]))
+                    skipped.append(reminder.seq)
+            stale = [reminder_id(tag, seq) for seq in skipped]
+            planned: list[int] = []
             add: dict[str, int] = {}
             invited = any(r.kind == "invite" and r.state in WENT_OUT for r in record.reminders)
             if invited and record.email_hash:
@@ -379,8 +378,11 @@ class ReminderService:
                 record.next_seq += 1
                 record.reminders.append(cancel)
                 add[reminder_id(tag, cancel.seq)] = now
-                events.append(AuditEvent("planned", tag, actor, reminder_id(tag, cancel.seq)))
-            write = Write(tag, existing.version, record, now, add, stale, events)
+                planned.append(cancel.seq)
+            event = AuditEvent(
+                status, tag, f"agency:{agency}", _detail(skipped=skipped, planned=planned)
+            )
+            write = Write(tag, existing.version, record, now, add, stale, [event])
             if self.store.write_many([write])[0]:
                 return DeadlineView.of(tag, record)
         raise ConflictError(f"deadline {ref!r} kept changing; try again")
@@ -433,7 +435,7 @@ class ReminderService:
                 record.reminders.append(result)
             record.updated = _epoch(now)
             rid = reminder_id(tag, result.seq)
-            event = AuditEvent("snoozed", tag, "citizen", rid)
+            event = AuditEvent("snoozed", tag, "citizen", f"{result.seq} to {when}")
             write = Write(tag, existing.version, record, _epoch(now), {rid: when}, (), [event])
             if self.store.write_many([write])[0]:
                 return ReminderView.of(tag, result)
@@ -551,6 +553,11 @@ def _merge(
         removed.append(reminder.seq)
     result.sort(key=lambda r: r.seq)
     return result, added, removed
+
+
+def _detail(**changes: list[int]) -> str:
+    """Audit detail such as ``planned 1,2,3 superseded 4``."""
+    return " ".join(f"{what} {','.join(map(str, seqs))}" for what, seqs in changes.items() if seqs)
 
 
 def _receipt(tag: str, record: DeadlineRecord, *, created: bool, changed: bool) -> Receipt:

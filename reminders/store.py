@@ -15,11 +15,13 @@ schedule does not hold.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from redis.exceptions import NoScriptError
 
 from .keys import Keys
 from .record import DeadlineRecord
@@ -33,7 +35,7 @@ redis.call('SET', KEYS[1], ARGV[2])
 local i = 5
 while i <= #ARGV do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
-    'e', ARGV[i], 'd', ARGV[i + 1], 'r', ARGV[i + 2], 'by', ARGV[i + 3], 'at', ARGV[4])
+    'e', ARGV[i], 'd', ARGV[i + 1], 'x', ARGV[i + 2], 'by', ARGV[i + 3], 'at', ARGV[4])
   i = i + 4
 end
 return 1
@@ -42,12 +44,16 @@ return 1
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    """One line of the audit stream: what happened, to what, by whom."""
+    """One line of the audit stream: what happened, to what, by whom.
+
+    ``detail`` says which reminders of the deadline it touched (by their
+    sequence number), e.g. ``planned 4,5 superseded 2,3``.
+    """
 
     event: str
     tag: str
     actor: str
-    reminder: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +84,7 @@ class RedisStore:
         self.client = client
         self.keys = keys
         self._audit_maxlen = audit_maxlen
-        self._cas = client.register_script(_CAS)
+        self._cas_sha = hashlib.sha1(_CAS.encode(), usedforsecurity=False).hexdigest()
 
     def ping(self) -> bool:
         return bool(self.client.ping())
@@ -108,20 +114,13 @@ class RedisStore:
         """Apply each write whose expected version still holds; True for those."""
         if not writes:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for write in writes:
-            if write.schedule_add:
-                pipe.zadd(self.keys.schedule, dict(write.schedule_add))
-            args: list[Any] = [
-                write.expected_version,
-                write.record.dumps(),
-                self._audit_maxlen,
-                write.at,
-            ]
-            for event in write.audit:
-                args += [event.event, event.tag, event.reminder, event.actor]
-            self._cas(keys=[self.keys.deadline(write.tag), self.keys.audit], args=args, client=pipe)
-        replies = pipe.execute()
+        try:
+            replies = self._send(writes)
+        except NoScriptError:
+            # Redis restarted or its script cache was flushed; no script ran,
+            # and the schedule additions are idempotent, so send again.
+            self.client.script_load(_CAS)
+            replies = self._send(writes)
         results: list[bool] = []
         position = 0
         for write in writes:
@@ -138,6 +137,24 @@ class RedisStore:
             self.client.zrem(self.keys.schedule, *stale)
         return results
 
+    def _send(self, writes: Sequence[Write]) -> list[Any]:
+        # EVALSHA straight away: redis-py's Script objects would add a
+        # SCRIPT EXISTS round trip to every pipeline.
+        pipe = self.client.pipeline(transaction=False)
+        for write in writes:
+            if write.schedule_add:
+                pipe.zadd(self.keys.schedule, dict(write.schedule_add))
+            args: list[Any] = [
+                write.expected_version,
+                write.record.dumps(),
+                self._audit_maxlen,
+                write.at,
+            ]
+            for event in write.audit:
+                args += [event.event, event.tag, event.detail, event.actor]
+            pipe.evalsha(self._cas_sha, 2, self.keys.deadline(write.tag), self.keys.audit, *args)
+        return list(pipe.execute())
+
     def set_opt_out(
         self, channel: str, address_hash: str, *, out: bool, event: AuditEvent, at: int
     ) -> bool:
@@ -149,7 +166,7 @@ class RedisStore:
             pipe.srem(self.keys.optout(channel), address_hash)
         pipe.xadd(
             self.keys.audit,
-            {"e": event.event, "d": event.tag, "r": event.reminder, "by": event.actor, "at": at},
+            {"e": event.event, "d": event.tag, "x": event.detail, "by": event.actor, "at": at},
             maxlen=self._audit_maxlen,
             approximate=True,
         )

@@ -26,7 +26,8 @@ class ReminderView(BaseModel):
 
     @classmethod
     def of(cls, tag: str, reminder: ReminderRecord) -> ReminderView:
-        return cls(
+        # Built from our own stored record: already valid, so not re-validated.
+        return cls.model_construct(
             id=reminder_id(tag, reminder.seq),
             channel=reminder.channel,
             send_at=_utc(reminder.send_at),

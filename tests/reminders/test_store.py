@@ -37,3 +37,13 @@ def test_reminder_ids_round_trip_and_reject_garbage() -> None:
     assert split_reminder_id(f"{tag}-12") == (tag, 12)
     for bad in ("", "abc-1", f"{tag}-0", f"{tag}-x", f"{tag}", f"{tag}-1-2", f"{tag.upper()}-1"):
         assert split_reminder_id(bad) is None
+
+
+def test_writes_recover_when_redis_forgets_its_scripts(
+    service: ReminderService, redis_client: redis.Redis
+) -> None:
+    service.register_many([deadline_data(ref="s-1")])
+    redis_client.script_flush()
+    (result,) = service.register_many([deadline_data(ref="s-2")])
+    assert result.ok and result.receipt is not None and result.receipt.created
+    assert service.get("saaq", "s-2").status == "active"
