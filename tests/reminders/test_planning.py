@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reminders.models import ChannelName
-from reminders.planning import in_quiet_hours, offset_instant, plan
+from reminders.planning import Slot, in_quiet_hours, offset_instant, plan
 from reminders.policy import Policy
 
 TORONTO = ZoneInfo("America/Toronto")
@@ -21,6 +22,20 @@ EVERYTHING: set[ChannelName] = {"sms", "email", "calendar"}
 
 def local(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=TORONTO).astimezone(UTC)
+
+
+def plan_with(**overrides: Any) -> list[Slot]:
+    """The planner with defaults; each test names only what it varies."""
+    args: dict[str, Any] = {
+        "due": local(2026, 12, 15, 17, 0),
+        "tz": TORONTO,
+        "now": NOW,
+        "offsets": [timedelta(days=7)],
+        "channels": ["sms", "email", "calendar"],
+        "reachable": EVERYTHING,
+        "policy": POLICY,
+    }
+    return plan(**(args | overrides))
 
 
 def test_seven_days_before_keeps_the_wall_clock_across_the_dst_change() -> None:
@@ -36,14 +51,8 @@ def test_hour_offsets_are_exact_spans_across_the_dst_change() -> None:
 
 
 def test_one_reminder_per_offset_on_the_first_reachable_channel_and_one_invite() -> None:
-    slots = plan(
-        due=local(2026, 12, 15, 17, 0),
-        tz=TORONTO,
-        now=NOW,
+    slots = plan_with(
         offsets=[timedelta(days=7), timedelta(days=1)],
-        channels=["sms", "email", "calendar"],
-        reachable=EVERYTHING,
-        policy=POLICY,
     )
     assert [(s.channel, s.kind) for s in slots] == [
         ("calendar", "invite"),
@@ -54,80 +63,56 @@ def test_one_reminder_per_offset_on_the_first_reachable_channel_and_one_invite()
 
 
 def test_an_unreachable_first_channel_falls_to_the_next() -> None:
-    slots = plan(
-        due=local(2026, 12, 15, 17, 0),
-        tz=TORONTO,
-        now=NOW,
-        offsets=[timedelta(days=7)],
+    slots = plan_with(
         channels=["sms", "email"],
         reachable={"email", "calendar"},
-        policy=POLICY,
     )
     assert [s.channel for s in slots] == ["email"]
 
 
 def test_every_channel_policy_sends_each_offset_on_every_reachable_channel() -> None:
-    slots = plan(
-        due=local(2026, 12, 15, 17, 0),
-        tz=TORONTO,
-        now=NOW,
+    slots = plan_with(
         offsets=[timedelta(days=7), timedelta(days=1)],
         channels=["sms", "email"],
-        reachable=EVERYTHING,
         policy=Policy(every_channel=True),
     )
     assert sorted(s.channel for s in slots) == ["email", "email", "sms", "sms"]
 
 
 def test_sms_in_quiet_hours_moves_to_the_morning() -> None:
-    slots = plan(
+    slots = plan_with(
         due=local(2026, 12, 15, 23, 0),
-        tz=TORONTO,
-        now=NOW,
-        offsets=[timedelta(days=7)],
         channels=["sms"],
-        reachable=EVERYTHING,
-        policy=POLICY,
     )
     assert slots[0].send_at == local(2026, 12, 9, 8, 0)
 
 
 def test_sms_that_cannot_move_past_the_deadline_goes_out_before_quiet_hours_begin() -> None:
-    slots = plan(
+    slots = plan_with(
         due=local(2026, 12, 15, 23, 30),
-        tz=TORONTO,
-        now=NOW,
         offsets=[timedelta(hours=1)],
         channels=["sms"],
-        reachable=EVERYTHING,
-        policy=POLICY,
     )
     assert slots[0].send_at == local(2026, 12, 15, 20, 59)
 
 
 def test_sms_with_no_allowed_time_left_falls_to_email() -> None:
     now = local(2026, 12, 15, 21, 30)
-    slots = plan(
+    slots = plan_with(
         due=local(2026, 12, 15, 23, 30),
-        tz=TORONTO,
         now=now,
         offsets=[timedelta(hours=1)],
         channels=["sms", "email"],
         reachable={"sms", "email"},
-        policy=POLICY,
     )
     assert [(s.channel, s.send_at) for s in slots] == [("email", local(2026, 12, 15, 22, 30))]
 
 
 def test_late_registration_gets_one_catch_up_reminder_now() -> None:
-    slots = plan(
+    slots = plan_with(
         due=NOW + timedelta(days=3),
-        tz=TORONTO,
-        now=NOW,
         offsets=[timedelta(days=30), timedelta(days=7), timedelta(days=1)],
         channels=["email"],
-        reachable=EVERYTHING,
-        policy=POLICY,
     )
     assert [(s.kind, s.send_at) for s in slots] == [
         ("catch_up", NOW),
@@ -136,27 +121,19 @@ def test_late_registration_gets_one_catch_up_reminder_now() -> None:
 
 
 def test_no_catch_up_when_less_than_the_minimum_lead_remains() -> None:
-    slots = plan(
+    slots = plan_with(
         due=NOW + timedelta(minutes=30),
-        tz=TORONTO,
-        now=NOW,
         offsets=[timedelta(days=1)],
         channels=["email"],
-        reachable=EVERYTHING,
-        policy=POLICY,
     )
     assert slots == []
 
 
 def test_no_catch_up_after_a_reminder_already_went_out() -> None:
-    slots = plan(
+    slots = plan_with(
         due=NOW + timedelta(days=3),
-        tz=TORONTO,
-        now=NOW,
         offsets=[timedelta(days=7), timedelta(days=1)],
         channels=["email"],
-        reachable=EVERYTHING,
-        policy=POLICY,
         already_sent=[NOW - timedelta(days=4)],
         invite=False,
     )
@@ -164,27 +141,18 @@ def test_no_catch_up_after_a_reminder_already_went_out() -> None:
 
 
 def test_reminders_closer_than_the_spacing_collapse_into_the_earlier() -> None:
-    slots = plan(
+    slots = plan_with(
         due=NOW + timedelta(days=1, minutes=20),
-        tz=TORONTO,
-        now=NOW,
         offsets=[timedelta(days=7), timedelta(days=1)],
         channels=["email"],
-        reachable=EVERYTHING,
-        policy=POLICY,
     )
     assert [(s.kind, s.send_at) for s in slots] == [("catch_up", NOW)]
 
 
 def test_nothing_is_planned_without_a_reachable_channel() -> None:
-    slots = plan(
+    slots = plan_with(
         due=NOW + timedelta(days=10),
-        tz=TORONTO,
-        now=NOW,
-        offsets=[timedelta(days=7)],
-        channels=["sms", "email", "calendar"],
         reachable=set(),
-        policy=POLICY,
     )
     assert slots == []
 
