@@ -1,0 +1,102 @@
+"""The channel interface: a rendered message in, a provider receipt out.
+
+Every real channel is wrapped in :class:`TimedChannel`, which times and logs
+each send with the recipient masked: no personal data reaches the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from .errors import ChannelError
+
+ChannelKind = Literal["sms", "email", "calendar"]
+log = logging.getLogger("reminders.channels")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an email (the invite's .ics)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What a channel sends: already rendered, addressed, and tagged with
+    the reminder id (the only identifier providers get back to us)."""
+
+    reminder_id: str
+    channel: ChannelKind
+    to: str
+    locale: str
+    text: str
+    subject: str = ""
+    html: str = ""
+    reply_to: str | None = None
+    unsubscribe_url: str | None = None
+    attachments: tuple[Attachment, ...] = field(default=())
+    calendar: bytes | None = None
+    """An iCalendar body to send inline as text/calendar (invites)."""
+
+    def __repr__(self) -> str:  # the address and content are personal data
+        return f"Message({self.channel}, reminder={self.reminder_id}, to={mask(self.to)})"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReceipt:
+    """A provider accepted the message."""
+
+    provider: str
+    provider_id: str
+    accepted_at: datetime
+
+
+class Channel(Protocol):
+    """Sends one message or raises a ChannelError subclass."""
+
+    name: str
+
+    def send(self, message: Message) -> ProviderReceipt: ...
+
+
+def mask(address: str) -> str:
+    """``+1514•••0123`` for phones, ``a•••@example.ca`` for emails."""
+    if "@" in address:
+        local, _, domain = address.rpartition("@")
+        return f"{local[:1]}•••@{domain}"
+    if len(address) <= 6:
+        return "•••"
+    return f"{address[:5]}•••{address[-2:]}"
+
+
+class TimedChannel:
+    """Wraps a channel: times and logs every send, masked."""
+
+    def __init__(self, inner: Channel) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def send(self, message: Message) -> ProviderReceipt:
+        started = time.perf_counter()
+        try:
+            receipt = self.inner.send(message)
+        except ChannelError as err:
+            log.warning(
+                "send failed channel=%s reminder=%s to=%s provider=%s code=%s kind=%s ms=%.1f",
+                self.name, message.reminder_id, mask(message.to), err.provider, err.code,
+                type(err).__name__, (time.perf_counter() - started) * 1000,
+            )  # fmt: skip
+            raise
+        log.info(
+            "sent channel=%s reminder=%s to=%s provider=%s id=%s ms=%.1f",
+            self.name, message.reminder_id, mask(message.to), receipt.provider,
+            receipt.provider_id, (time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        return receipt

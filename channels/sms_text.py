@@ -1,0 +1,71 @@
+"""SMS length: GSM-7 versus UCS-2 segments, and fitting text into two.
+
+One character outside the GSM 03.38 alphabet (``ê``, ``ç``, ``ô``, ``œ``,
+typographic quotes…) makes the whole message UCS-2: 70 characters in a
+single segment, 67 per segment when split, instead of 160 and 153.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from math import ceil
+
+GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+_TO_GSM = {
+    "’": "'", "‘": "'", "«": '"', "»": '"', "“": '"', "”": '"', "–": "-", "—": "-",
+    "…": "...", "œ": "oe", "Œ": "OE", "\u00a0": " ", "\u202f": " ", "ç": "c",
+}  # fmt: skip
+MAX_SEGMENTS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SmsLength:
+    encoding: str
+    units: int
+    segments: int
+
+
+def measure(text: str) -> SmsLength:
+    """Encoding, length in its units, and number of segments of ``text``."""
+    if all(ch in GSM_BASIC or ch in GSM_EXTENDED for ch in text):
+        septets = sum(2 if ch in GSM_EXTENDED else 1 for ch in text)
+        return SmsLength("GSM-7", septets, 1 if septets <= 160 else ceil(septets / 153))
+    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    return SmsLength("UCS-2", units, 1 if units <= 70 else ceil(units / 67))
+
+
+def to_gsm(text: str) -> str:
+    """Replace what GSM-7 lacks by its nearest letters (``ê`` → ``e``)."""
+    out: list[str] = []
+    for ch in text:
+        if ch in GSM_BASIC or ch in GSM_EXTENDED:
+            out.append(ch)
+        elif ch in _TO_GSM:
+            out.append(_TO_GSM[ch])
+        else:
+            base = unicodedata.normalize("NFD", ch)[0]
+            out.append(base if base in GSM_BASIC else "?")
+    return "".join(out)
+
+
+def fit(make: Callable[[str], str], title: str) -> str:
+    """The message from ``make(title)`` in at most two segments: as written,
+    else in GSM-7 letters, else with the title shortened."""
+    text = make(title)
+    if measure(text).segments <= MAX_SEGMENTS:
+        return text
+    text = to_gsm(text)
+    if measure(text).segments <= MAX_SEGMENTS:
+        return text
+    gsm_title = to_gsm(title)
+    for keep in range(len(gsm_title) - 1, 0, -1):
+        text = to_gsm(make(gsm_title[:keep].rstrip() + "..."))
+        if measure(text).segments <= MAX_SEGMENTS:
+            return text
+    raise ValueError("the SMS template alone is longer than two segments")

@@ -1,0 +1,157 @@
+"""Rendering reminders per locale (French first, English).
+
+Dates are written the way people in the locale write them ("mardi
+15 décembre 2026 à 17 h 00", "Tuesday, December 15, 2026 at 5:00 PM") in
+the citizen's own time zone. HTML is rendered by Jinja2 with autoescaping;
+SMS are fitted into two segments (see :mod:`channels.sms_text`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
+
+from reminders.models import zone
+
+from .sms_text import fit
+
+MONTHS = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+}  # fmt: skip
+WEEKDAYS = {
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
+SMS = {
+    "fr": "{agency} : {title}, au plus tard le {date}.{link} "
+    "Repondez RAPPEL 2 pour un rappel dans 2 jours, ARRET pour ne plus en recevoir.",
+    "en": "{agency}: {title}, by {date}.{link} "
+    "Reply SNOOZE 2 to be reminded in 2 days, STOP to opt out.",
+}
+SUBJECT = {"fr": "Rappel : {title} (au plus tard le {date})", "en": "Reminder: {title} (by {date})"}
+
+_TEXT = """\
+{% if fr %}Bonjour,
+
+{{ agency }} vous rappelle : {{ title }}, au plus tard le {{ date }}.
+{% if action_url %}
+Pour le faire en ligne : {{ action_url }}
+{% endif %}{% if snooze_url %}
+Me le rappeler plus tard : {{ snooze_url }}
+{% endif %}{% if optout_url %}
+Ne plus recevoir ces rappels par courriel : {{ optout_url }}
+{% endif %}{% else %}Hello,
+
+{{ agency }} reminds you: {{ title }}, by {{ date }}.
+{% if action_url %}
+Do it online: {{ action_url }}
+{% endif %}{% if snooze_url %}
+Remind me later: {{ snooze_url }}
+{% endif %}{% if optout_url %}
+Stop these email reminders: {{ optout_url }}
+{% endif %}{% endif %}"""
+
+_HTML = """\
+<!doctype html>
+<html lang="{{ locale }}"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<body style="font-family: sans-serif; line-height: 1.5; max-width: 36em">
+<p>{% if fr %}Bonjour,{% else %}Hello,{% endif %}</p>
+<p>{{ agency }} {% if fr %}vous rappelle :{% else %}reminds you:{% endif %}
+<strong>{{ title }}</strong>, {% if fr %}au plus tard le{% else %}by{% endif %}
+<strong>{{ date }}</strong>.</p>
+{% if action_url %}<p><a href="{{ action_url }}">{% if fr %}Le faire en ligne{% else %}Do it online{% endif %}</a></p>{% endif %}
+{% if snooze_url %}<p><a href="{{ snooze_url }}">{% if fr %}Me le rappeler plus tard{% else %}Remind me later{% endif %}</a></p>{% endif %}
+{% if optout_url %}<p style="font-size: small"><a href="{{ optout_url }}">{% if fr %}Ne plus recevoir ces rappels par courriel{% else %}Stop these email reminders{% endif %}</a></p>{% endif %}
+</body></html>
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderContent:
+    """What a reminder says, independent of the channel."""
+
+    reminder_id: str
+    agency_name: str
+    title: str
+    due: datetime
+    all_day: bool
+    timezone: str
+    locale: str
+    action_url: str | None = None
+    snooze_url: str | None = None
+    optout_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def format_due(due: datetime, *, all_day: bool, timezone: str, locale: str) -> str:
+    """The due date as people in ``locale`` write it, in the citizen's zone."""
+    local = due.astimezone(zone(timezone))
+    lang = "fr" if locale == "fr" else "en"
+    weekday = WEEKDAYS[lang][local.weekday()]
+    month = MONTHS[lang][local.month - 1]
+    if lang == "fr":
+        day = "1er" if local.day == 1 else str(local.day)
+        text = f"{weekday} {day} {month} {local.year}"
+        return text if all_day else f"{text} à {local.hour} h {local.minute:02d}"
+    text = f"{weekday}, {month} {local.day}, {local.year}"
+    if all_day:
+        return text
+    hour = local.hour % 12 or 12
+    return f"{text} at {hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+
+
+class Renderer:
+    """Renders SMS and email bodies; build once per process and reuse."""
+
+    def __init__(self) -> None:
+        self._env = Environment(
+            loader=DictLoader({"email.txt": _TEXT, "email.html": _HTML}),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+        )
+
+    def sms(self, content: ReminderContent) -> str:
+        lang = "fr" if content.locale == "fr" else "en"
+        date = format_due(
+            content.due, all_day=content.all_day, timezone=content.timezone, locale=lang
+        )
+        link = f" {content.action_url}" if content.action_url else ""
+
+        def make(title: str) -> str:
+            return SMS[lang].format(agency=content.agency_name, title=title, date=date, link=link)
+
+        return fit(make, content.title)
+
+    def email(self, content: ReminderContent) -> RenderedEmail:
+        lang = "fr" if content.locale == "fr" else "en"
+        date = format_due(
+            content.due, all_day=content.all_day, timezone=content.timezone, locale=lang
+        )
+        subject = SUBJECT[lang].format(title=content.title, date=date)
+        values = {
+            "fr": lang == "fr",
+            "locale": lang,
+            "agency": content.agency_name,
+            "title": content.title,
+            "date": date,
+            "subject": subject,
+            "action_url": content.action_url,
+            "snooze_url": content.snooze_url,
+            "optout_url": content.optout_url,
+        }
+        text = self._env.get_template("email.txt").render(values)
+        html = self._env.get_template("email.html").render(values)
+        return RenderedEmail(subject=subject, text=text, html=html)
