@@ -65,9 +65,13 @@ _HTML = """\
 <p>{{ agency }} {% if fr %}vous rappelle :{% else %}reminds you:{% endif %}
 <strong>{{ title }}</strong>, {% if fr %}au plus tard le{% else %}by{% endif %}
 <strong>{{ date }}</strong>.</p>
-{% if action_url %}<p><a href="{{ action_url }}">{% if fr %}Le faire en ligne{% else %}Do it online{% endif %}</a></p>{% endif %}
-{% if snooze_url %}<p><a href="{{ snooze_url }}">{% if fr %}Me le rappeler plus tard{% else %}Remind me later{% endif %}</a></p>{% endif %}
-{% if optout_url %}<p style="font-size: small"><a href="{{ optout_url }}">{% if fr %}Ne plus recevoir ces rappels par courriel{% else %}Stop these email reminders{% endif %}</a></p>{% endif %}
+{% if action_url %}<p><a href="{{ action_url }}">
+{% if fr %}Le faire en ligne{% else %}Do it online{% endif %}</a></p>{% endif %}
+{% if snooze_url %}<p><a href="{{ snooze_url }}">
+{% if fr %}Me le rappeler plus tard{% else %}Remind me later{% endif %}</a></p>{% endif %}
+{% if optout_url %}<p style="font-size: small"><a href="{{ optout_url }}">
+{% if fr %}Ne plus recevoir ces rappels par courriel{% else %}Stop these email reminders{% endif %}
+</a></p>{% endif %}
 </body></html>
 """
 

@@ -1,0 +1,105 @@
+"""Messages per locale: dates as people write them, SMS in two segments."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from channels.base import mask
+from channels.sms_text import measure, to_gsm
+from channels.templates import ReminderContent, Renderer, format_due
+
+CONTENT = ReminderContent(
+    reminder_id="0f8d0f3f9ce77c7dfbbf-2",
+    agency_name="SAAQ",
+    title="Renouveler votre permis de conduire",
+    due=datetime(2026, 12, 15, 22, 0, tzinfo=UTC),
+    all_day=False,
+    timezone="America/Toronto",
+    locale="fr",
+    action_url="https://saaq.example.gouv.qc.ca/dossier/123",
+    snooze_url="https://rappels.example.gouv.qc.ca/snooze/tok",
+    optout_url="https://rappels.example.gouv.qc.ca/optout/tok",
+)
+
+
+@pytest.mark.parametrize(
+    ("locale", "all_day", "expected"),
+    [
+        ("fr", False, "mardi 15 décembre 2026 à 17 h 00"),
+        ("fr", True, "mardi 15 décembre 2026"),
+        ("en", False, "Tuesday, December 15, 2026 at 5:00 PM"),
+        ("en", True, "Tuesday, December 15, 2026"),
+    ],
+)
+def test_due_dates_are_written_the_locales_way_in_the_citizens_zone(
+    locale: str, all_day: bool, expected: str
+) -> None:
+    due = CONTENT.due
+    assert format_due(due, all_day=all_day, timezone="America/Toronto", locale=locale) == expected
+
+
+def test_french_uses_1er_for_the_first_of_the_month() -> None:
+    due = datetime(2027, 3, 1, 14, 30, tzinfo=UTC)
+    assert format_due(due, all_day=False, timezone="America/Toronto", locale="fr") == (
+        "lundi 1er mars 2027 à 9 h 30"
+    )
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_sms_names_the_agency_title_date_link_and_how_to_stop(locale: str) -> None:
+    text = Renderer().sms(replace(CONTENT, locale=locale))
+    assert text.startswith("SAAQ")
+    assert "Renouveler votre permis de conduire" in text
+    assert "https://saaq.example.gouv.qc.ca/dossier/123" in text
+    assert ("ARRET" if locale == "fr" else "STOP") in text
+    assert measure(text).segments <= 2
+
+
+def test_ucs2_letters_are_transliterated_when_that_keeps_the_sms_in_two_segments() -> None:
+    title = ("Être prêt : répondre à la demande de documents complémentaires « finale » " * 2)[:120]
+    text = Renderer().sms(replace(CONTENT, title=title))
+    length = measure(text)
+    assert length.encoding == "GSM-7" and length.segments == 2
+    assert "Etre pret" in text and "..." not in text, "whole title kept, in GSM-7 letters"
+
+
+def test_a_title_too_long_even_in_gsm7_is_shortened_not_the_instructions() -> None:
+    long_link = "https://saaq.example.gouv.qc.ca/dossier/" + "x" * 90
+    title = ("Être prêt : répondre à la demande de documents complémentaires « finale » " * 2)[:120]
+    text = Renderer().sms(replace(CONTENT, title=title, action_url=long_link))
+    length = measure(text)
+    assert length.encoding == "GSM-7" and length.segments == 2
+    assert "..." in text and long_link in text
+    assert text.endswith("ARRET pour ne plus en recevoir.")
+
+
+def test_segment_counting_for_gsm7_and_ucs2() -> None:
+    assert measure("a" * 160).segments == 1
+    assert measure("a" * 161).segments == 2
+    assert measure("€" * 80).units == 160, "extension characters take two septets"
+    assert measure("ê" + "a" * 69).encoding == "UCS-2"
+    assert measure("ê" + "a" * 69).segments == 1
+    assert measure("ê" + "a" * 70).segments == 2
+    assert measure("ê" + "a" * 134).segments == 3
+    assert to_gsm("Arrêt « prêt » œuvre — ç") == 'Arret " pret " oeuvre - c'
+
+
+def test_email_html_is_escaped_and_text_carries_the_links() -> None:
+    hostile = replace(CONTENT, agency_name="<b>x</b>", title="<script>alert(1)</script>")
+    email = Renderer().email(hostile)
+    assert "<script>" not in email.html and "&lt;script&gt;" in email.html
+    assert "<b>x</b>" not in email.html
+    assert "<script>alert(1)</script>" in email.text, "plain text is not HTML-escaped"
+    assert email.subject.startswith("Rappel : <script>")
+    normal = Renderer().email(CONTENT)
+    for url in (CONTENT.action_url, CONTENT.snooze_url, CONTENT.optout_url):
+        assert url is not None and url in normal.text and url in normal.html
+
+
+def test_addresses_are_masked_for_logs() -> None:
+    assert mask("+15145550123") == "+1514•••23"
+    assert mask("jean.tremblay@example.ca") == "j•••@example.ca"
+    assert "5550123" not in mask("+15145550123")
