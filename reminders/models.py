@@ -121,10 +121,6 @@ class Citizen(BaseModel):
         zone(value)
         return value
 
-    @property
-    def zone(self) -> ZoneInfo:
-        return zone(self.timezone)
-
 
 def _parse_due(value: object) -> object:
     if isinstance(value, str):

@@ -86,9 +86,6 @@ class RedisStore:
         self._audit_maxlen = audit_maxlen
         self._cas_sha = hashlib.sha1(_CAS.encode(), usedforsecurity=False).hexdigest()
 
-    def ping(self) -> bool:
-        return bool(self.client.ping())
-
     def load(self, tag: str) -> DeadlineRecord | None:
         raw = self.client.get(self.keys.deadline(tag))
         return None if raw is None else DeadlineRecord.loads(_text(raw))
@@ -175,10 +172,6 @@ class RedisStore:
 
     def is_opted_out(self, channel: str, address_hash: str) -> bool:
         return bool(self.client.sismember(self.keys.optout(channel), address_hash))
-
-    def schedule_score(self, reminder_id: str) -> float | None:
-        score = self.client.zscore(self.keys.schedule, reminder_id)
-        return None if score is None else float(score)
 
 
 def _text(raw: bytes | str) -> str:

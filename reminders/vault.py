@@ -72,10 +72,6 @@ class ContactVault:
             ) from None
         return Contact(phone=data.get("p"), email=data.get("e"))
 
-    def rotate(self, token: str) -> str:
-        """Re-encrypt ``token`` under the first (newest) key."""
-        return self._fernet.rotate(token.encode()).decode() if token else token
-
     def address_hash(self, channel: str, address: str) -> str:
         """A keyed hash of an address, for opt-out lists and look-ups."""
         mac = hmac.new(self._hash_key, f"{channel}:{address}".encode(), hashlib.sha256)
