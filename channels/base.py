@@ -40,6 +40,8 @@ class Message:
     subject: str = ""
     html: str = ""
     reply_to: str | None = None
+    sender_name: str = ""
+    """Display name of the sender (the agency), for email."""
     unsubscribe_url: str | None = None
     attachments: tuple[Attachment, ...] = field(default=())
     calendar: bytes | None = None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
+from markupsafe import escape
 
 from reminders.models import zone
 
@@ -35,6 +36,13 @@ SMS = {
     "Reply SNOOZE 2 to be reminded in 2 days, STOP to opt out.",
 }
 SUBJECT = {"fr": "Rappel : {title} (au plus tard le {date})", "en": "Reminder: {title} (by {date})"}
+WITHDRAWN_SUBJECT = {"fr": "Rappel retiré : {title}", "en": "Reminder withdrawn: {title}"}
+WITHDRAWN_TEXT = {
+    "fr": "Bonjour,\n\n{agency} a retiré le rappel « {title} » de votre calendrier : "
+    "il n'y a plus rien à faire d'ici le {date}.\n",
+    "en": 'Hello,\n\n{agency} has removed the reminder "{title}" from your calendar: '
+    "there is nothing left to do by {date}.\n",
+}
 
 _TEXT = """\
 {% if fr %}Bonjour,
@@ -158,4 +166,18 @@ class Renderer:
         }
         text = self._env.get_template("email.txt").render(values)
         html = self._env.get_template("email.html").render(values)
+        return RenderedEmail(subject=subject, text=text, html=html)
+
+    def withdrawn(self, content: ReminderContent) -> RenderedEmail:
+        """The email that carries an invite's cancellation."""
+        lang = "fr" if content.locale == "fr" else "en"
+        date = format_due(
+            content.due, all_day=content.all_day, timezone=content.timezone, locale=lang
+        )
+        subject = WITHDRAWN_SUBJECT[lang].format(title=content.title)
+        text = WITHDRAWN_TEXT[lang].format(
+            agency=content.agency_name, title=content.title, date=date
+        )
+        paragraphs = "".join(f"<p>{escape(p)}</p>" for p in text.strip().split("\n\n"))
+        html = f'<!doctype html><html lang="{lang}"><body>{paragraphs}</body></html>'
         return RenderedEmail(subject=subject, text=text, html=html)

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     sendgrid_base_url: str = "https://api.sendgrid.com"
     email_from: str | None = None
     public_url: str = "http://127.0.0.1:8000"
+    provider_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    provider_read_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    sandbox_receipt_delay_s: float = Field(default=1.0, ge=0, le=3600)
+    """How long the sandbox provider waits before reporting an outcome."""
 
     encryption_keys: SecretStr | None = None
     """Comma-separated Fernet keys; the first encrypts, all decrypt."""
@@ -46,6 +50,13 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     audit_maxlen: int = Field(default=1_000_000, ge=1_000)
     """Approximate number of audit events kept in the stream."""
+
+    @field_validator("public_url", "twilio_base_url", "sendgrid_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
 
     @field_validator("redis_url")
     @classmethod

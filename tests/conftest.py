@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet
 from config.settings import Settings
 from reminders import ManualClock, ReminderService, connect
 from reminders.redis_server import RedisServer
+from tests.fakes.providers import FakeSendGrid, FakeTwilio, Receiver
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -78,6 +79,27 @@ def make_service(
 @pytest.fixture
 def service(make_service: Callable[..., ReminderService]) -> ReminderService:
     return make_service()
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_sendgrid() -> Iterator[FakeSendGrid]:
+    server = FakeSendGrid().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver().start()
+    yield server
+    server.stop()
 
 
 def prefixed_keys(client: redis.Redis, settings: Settings) -> list[bytes]:

@@ -1,0 +1,140 @@
+"""From a stored reminder to the message a channel sends.
+
+The composer reads the deadline document, the citizen's contact (opened from
+the vault by the caller) and the agency's policy, and renders in the
+citizen's locale: SMS text, an email with its links, or an invite email that
+carries the iCalendar file. Titles fall back to the other locale when the
+agency gave only one; the agency's display name falls back to its slug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from reminders.keys import deadline_tag, reminder_id
+from reminders.links import STOP_LINK_TTL, Links
+from reminders.policy import Policy
+from reminders.record import DeadlineRecord, ReminderRecord
+from reminders.vault import Contact
+
+from .base import Attachment, Message
+from .calendar import Invite, build_invite, invite_uid
+from .templates import ReminderContent, Renderer
+
+
+class NoAddress(Exception):
+    """The citizen has no address for this channel (a planning bug upstream)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Composer:
+    """Renders messages; build once per process."""
+
+    renderer: Renderer
+    links: Links
+    organizer_email: str
+    calendar_domain: str
+
+    def content(
+        self, record: DeadlineRecord, reminder: ReminderRecord, policy: Policy, now: datetime
+    ) -> ReminderContent:
+        locale = record.locale
+        rid = reminder_id(deadline_tag(record.agency, record.ref), reminder.seq)
+        due = datetime.fromtimestamp(record.due, tz=UTC)
+        snooze = None
+        if reminder.channel != "calendar" and due - now > timedelta(hours=1):
+            snooze = self.links.url("snooze", rid, due)
+        return ReminderContent(
+            reminder_id=rid,
+            agency_name=agency_name(record, policy),
+            title=title(record),
+            due=due,
+            all_day=record.all_day,
+            timezone=record.timezone,
+            locale=locale,
+            action_url=record.action_url,
+            snooze_url=snooze,
+            optout_url=self.links.url("stop", rid, now + STOP_LINK_TTL),
+        )
+
+    def compose(
+        self,
+        record: DeadlineRecord,
+        reminder: ReminderRecord,
+        contact: Contact,
+        policy: Policy,
+        now: datetime,
+    ) -> Message:
+        content = self.content(record, reminder, policy, now)
+        if reminder.channel == "sms":
+            if not contact.phone:
+                raise NoAddress("sms")
+            return Message(
+                reminder_id=content.reminder_id,
+                channel="sms",
+                to=contact.phone,
+                locale=record.locale,
+                text=self.renderer.sms(content),
+            )
+        if not contact.email:
+            raise NoAddress(reminder.channel)
+        if reminder.channel == "email":
+            email = self.renderer.email(content)
+            return Message(
+                reminder_id=content.reminder_id,
+                channel="email",
+                to=contact.email,
+                locale=record.locale,
+                text=email.text,
+                subject=email.subject,
+                html=email.html,
+                reply_to=policy.reply_to,
+                sender_name=content.agency_name,
+                unsubscribe_url=content.optout_url,
+            )
+        cancel = reminder.kind == "invite_cancel"
+        email = self.renderer.withdrawn(content) if cancel else self.renderer.email(content)
+        ics = build_invite(
+            Invite(
+                uid=invite_uid(deadline_tag(record.agency, record.ref), self.calendar_domain),
+                sequence=record.invite_seq,
+                method="CANCEL" if cancel else "REQUEST",
+                organizer_email=policy.reply_to or self.organizer_email,
+                organizer_name=content.agency_name,
+                attendee_email=contact.email,
+                summary=f"{content.agency_name} : {content.title}"
+                if record.locale == "fr"
+                else f"{content.agency_name}: {content.title}",
+                description=email.text,
+                due=content.due,
+                all_day=record.all_day,
+                timezone=record.timezone,
+                alarms=tuple(timedelta(seconds=s) for s in record.offsets_s),
+                stamp=now,
+                url=record.action_url,
+            )
+        )
+        return Message(
+            reminder_id=content.reminder_id,
+            channel="calendar",
+            to=contact.email,
+            locale=record.locale,
+            text=email.text,
+            subject=email.subject,
+            html=email.html,
+            reply_to=policy.reply_to,
+            sender_name=content.agency_name,
+            unsubscribe_url=content.optout_url,
+            attachments=(Attachment("invite.ics", "application/ics", ics),),
+            calendar=ics,
+        )
+
+
+def agency_name(record: DeadlineRecord, policy: Policy) -> str:
+    names = policy.display_name
+    return names.get(record.locale) or next(iter(names.values()), record.agency.upper())
+
+
+def title(record: DeadlineRecord) -> str:
+    return record.title.get(record.locale) or next(iter(record.title.values()))

@@ -1,0 +1,160 @@
+"""The sandbox provider: every channel, no accounts, predictable outcomes.
+
+For the demo and for development. Recipients choose the outcome:
+
+============================  =======================================
+SMS number ending / email      outcome
+============================  =======================================
+``...0002`` / ``fail@...``     refused permanently (fall back to the next channel)
+``...0003`` / ``temp@...``     transient failure twice, then delivered
+``...0004`` / ``bounce@...``   accepted, then reported undelivered
+anything else                  accepted, then reported delivered
+============================  =======================================
+
+(An email local part may carry a ``+suffix``: ``fail+3@example.ca``.)
+
+Receipts arrive after a short delay on a background thread and go through
+:class:`reminders.outcomes.OutcomeRecorder`, the code real webhooks use.
+Attempt counts live in Redis, so "twice" holds across worker processes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import redis
+
+from reminders.clock import Clock
+from reminders.outcomes import DeliveryReport
+
+from .base import Message, ProviderReceipt
+from .errors import PermanentChannelError, TransientChannelError
+
+PROVIDER = "sandbox"
+TRANSIENT_FAILURES = 2
+Outcome = Literal["permanent", "transient", "undelivered", "delivered"]
+log = logging.getLogger("reminders.channels.sandbox")
+
+_SMS = {"0002": "permanent", "0003": "transient", "0004": "undelivered"}
+_EMAIL = {"fail": "permanent", "temp": "transient", "bounce": "undelivered"}
+
+
+def outcome_for(message: Message) -> Outcome:
+    """The outcome the magic recipients ask for."""
+    if message.channel == "sms":
+        found = _SMS.get(message.to[-4:], "delivered")
+    else:
+        local = message.to.rpartition("@")[0].lower().split("+", 1)[0]
+        found = _EMAIL.get(local, "delivered")
+    return found  # type: ignore[return-value]
+
+
+class DelayedReceipts:
+    """Hands delivery reports to ``sink`` after ``delay_s``, on one thread."""
+
+    def __init__(
+        self, sink: Callable[[DeliveryReport], object], clock: Clock, *, delay_s: float
+    ) -> None:
+        self.sink = sink
+        self.clock = clock
+        self.delay_s = delay_s
+        self._heap: list[tuple[float, int, str, str, str, str]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="sandbox-receipts", daemon=True)
+        self._thread.start()
+
+    def later(self, reminder_id: str, provider_id: str, status: str, code: str = "") -> None:
+        with self._cond:
+            due = time.monotonic() + self.delay_s
+            heapq.heappush(
+                self._heap, (due, next(self._order), reminder_id, provider_id, status, code)
+            )
+            self._cond.notify()
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every scheduled receipt was recorded; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._heap or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    def close(self) -> None:
+        """Record what is pending (without waiting out the delays) and stop."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(wait)
+                if not self._heap:
+                    return  # closed and drained
+                _, _, rid, pid, status, code = heapq.heappop(self._heap)
+                self._busy += 1
+            try:
+                report = DeliveryReport(rid, PROVIDER, pid, status, self.clock.now(), code)  # type: ignore[arg-type]
+                self.sink(report)
+            except Exception:  # a receipt must not kill the thread
+                log.exception("sandbox receipt failed reminder=%s", rid)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+
+class SandboxChannel:
+    """One channel (``sms``, ``email`` or ``calendar``) of the sandbox."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        client: redis.Redis,
+        key_prefix: str,
+        receipts: DelayedReceipts,
+        clock: Clock,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.key_prefix = key_prefix
+        self.receipts = receipts
+        self.clock = clock
+
+    def send(self, message: Message) -> ProviderReceipt:
+        outcome = outcome_for(message)
+        if outcome == "permanent":
+            code = "21211" if message.channel == "sms" else "400"
+            raise PermanentChannelError(PROVIDER, code, "sandbox recipient refuses messages")
+        if outcome == "transient":
+            key = f"{self.key_prefix}sandbox:tries:{message.reminder_id}:{message.channel}"
+            pipe = self.client.pipeline(transaction=True)
+            pipe.incr(key)
+            pipe.expire(key, 86_400)
+            tries = int(pipe.execute()[0])
+            if tries <= TRANSIENT_FAILURES:
+                raise TransientChannelError(PROVIDER, "503", f"sandbox busy (try {tries})")
+        provider_id = "SB" + secrets.token_hex(16)
+        if outcome == "undelivered":
+            code = "30005" if message.channel == "sms" else "bounce"
+            self.receipts.later(message.reminder_id, provider_id, "undelivered", code)
+        else:
+            self.receipts.later(message.reminder_id, provider_id, "delivered")
+        return ProviderReceipt(PROVIDER, provider_id, self.clock.now())

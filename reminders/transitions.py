@@ -1,0 +1,89 @@
+"""One reminder's state change as one atomic step.
+
+A transition reads the deadline document, lets a pure function change the
+reminder in a copy (or decline: not allowed from this state, so a no-op),
+and writes the copy back with the store's version check, which also appends
+the audit entry. A concurrent writer makes the version check fail and the
+step is tried again on the fresh document, so duplicate messages and webhooks
+cannot move a reminder backwards or apply twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .clock import Clock
+from .errors import ConflictError
+from .keys import split_reminder_id
+from .record import DeadlineRecord, ReminderRecord
+from .store import AuditEvent, RedisStore, Write
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What a transition did, for the audit stream and the schedule."""
+
+    event: str
+    actor: str
+    detail: str = ""
+    schedule_add: Mapping[str, int] = field(default_factory=dict)
+    schedule_remove: Sequence[str] = ()
+
+
+Change = Callable[[DeadlineRecord, ReminderRecord, int], Effect | None]
+"""Changes the (copied) record and reminder at ``now`` (epoch s) in place and
+says what it did, or returns None when the transition does not apply."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The document after a transition, and the reminder it changed."""
+
+    record: DeadlineRecord
+    reminder: ReminderRecord
+    effect: Effect
+
+
+class Transitions:
+    """Applies changes to single reminders, atomically."""
+
+    def __init__(self, store: RedisStore, clock: Clock, *, attempts: int = 16) -> None:
+        self.store = store
+        self.clock = clock
+        self.attempts = attempts
+
+    def apply(self, rid: str, change: Change) -> Applied | None:
+        """Apply ``change`` to reminder ``rid``; None if it is unknown or the
+        change declined."""
+        parts = split_reminder_id(rid)
+        if parts is None:
+            return None
+        tag, seq = parts
+        for _ in range(self.attempts):
+            existing = self.store.load(tag)
+            if existing is None or existing.reminder(seq) is None:
+                return None
+            now = int(self.clock.now().timestamp())
+            record = existing.copy()
+            reminder = record.reminder(seq)
+            assert reminder is not None
+            record.version = existing.version + 1
+            record.updated = now
+            reminder.updated = now  # the change may set a truer time
+            effect = change(record, reminder, now)
+            if effect is None:
+                return None
+            audit = AuditEvent(effect.event, tag, effect.actor, effect.detail or str(seq))
+            write = Write(
+                tag,
+                existing.version,
+                record,
+                now,
+                effect.schedule_add,
+                effect.schedule_remove,
+                [audit],
+            )
+            if self.store.write_many([write])[0]:
+                return Applied(record, reminder, effect)
+        raise ConflictError(f"reminder {rid} kept changing; try again")
