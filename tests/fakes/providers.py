@@ -126,12 +126,15 @@ class _FakeServer:
         if scripted is not None and scripted.stall_s:
             time.sleep(scripted.stall_s)
         status, headers, payload = self.answer(recorded, scripted)
-        handler.send_response(status)
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
+        try:
+            handler.send_response(status)
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True  # the client gave up (a timeout test)
 
     def answer(
         self, request: Recorded, scripted: Reply | None

@@ -1,0 +1,157 @@
+"""The sandbox provider: magic recipients, receipts through the outcome code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from channels.base import Message
+from channels.errors import PermanentChannelError, TransientChannelError
+from channels.providers import ChannelSet, build_channels
+from config.settings import Settings
+from reminders import Deadline, ManualClock, ReminderService
+from reminders.outcomes import OutcomeRecorder
+from reminders.record import DeadlineRecord, ReminderRecord
+from reminders.transitions import Effect, Transitions
+from tests.conftest import deadline_data
+
+
+@pytest.fixture
+def sandbox(
+    settings: Settings, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+) -> Iterator[ChannelSet]:
+    recorder = OutcomeRecorder(Transitions(service.store, clock))
+    fast = settings.model_copy(update={"sandbox_receipt_delay_s": 0.05})
+    channels = build_channels(fast, clock=clock, client=redis_client, outcomes=recorder.record)
+    yield channels
+    channels.close()
+
+
+def sent_reminder(
+    service: ReminderService, clock: ManualClock, channel: str, **citizen: str
+) -> str:
+    """Register, then mark the first reminder of ``channel`` as being sent."""
+    data = deadline_data(channels=[channel], citizen=citizen)
+    receipt = service.register(Deadline.model_validate(data))
+    rid = next(r.id for r in receipt.reminders if r.channel == channel)
+
+    def sending(_: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect:
+        reminder.state = "sending"
+        return Effect("sending", "test")
+
+    assert Transitions(service.store, clock).apply(rid, sending) is not None
+    return rid
+
+
+def state_of(service: ReminderService, rid: str) -> tuple[str, str]:
+    view = service.get("saaq", "permit-2026-00042")
+    found = next(r for r in view.reminders if r.id == rid)
+    return found.state, found.reason
+
+
+def message(rid: str, channel: str, to: str) -> Message:
+    return Message(reminder_id=rid, channel=channel, to=to, locale="fr", text="t")  # type: ignore[arg-type]
+
+
+def test_sandbox_is_the_default_provider(settings: Settings) -> None:
+    assert Settings(_env_file=None).provider == "sandbox"
+    assert settings.provider == "sandbox"
+
+
+@pytest.mark.parametrize(
+    ("channel", "citizen", "to"),
+    [
+        ("sms", {"phone": "+15145550199"}, "+15145550199"),
+        ("email", {"email": "marie@example.ca"}, "marie@example.ca"),
+        ("calendar", {"email": "marie@example.ca"}, "marie@example.ca"),
+    ],
+)
+def test_ordinary_recipients_are_accepted_then_reported_delivered(
+    sandbox: ChannelSet,
+    service: ReminderService,
+    clock: ManualClock,
+    channel: str,
+    citizen: dict[str, str],
+    to: str,
+) -> None:
+    rid = sent_reminder(service, clock, channel, **citizen)
+
+    receipt = sandbox[channel].send(message(rid, channel, to))
+
+    assert receipt.provider == "sandbox"
+    assert state_of(service, rid)[0] == "sending"  # the receipt comes later
+    assert sandbox.receipts is not None and sandbox.receipts.flush()
+    assert state_of(service, rid) == ("delivered", "")
+
+
+@pytest.mark.parametrize(("channel", "to"), [("sms", "+15145550002"), ("email", "fail@example.ca")])
+def test_0002_and_fail_are_refused_permanently(sandbox: ChannelSet, channel: str, to: str) -> None:
+    with pytest.raises(PermanentChannelError) as caught:
+        sandbox[channel].send(message("0" * 20 + "-1", channel, to))
+    assert caught.value.provider == "sandbox"
+
+
+@pytest.mark.parametrize(
+    ("channel", "citizen", "to"),
+    [
+        ("sms", {"phone": "+15145550003"}, "+15145550003"),
+        ("email", {"email": "temp+2@example.ca"}, "temp+2@example.ca"),
+    ],
+)
+def test_0003_and_temp_fail_twice_then_are_delivered(
+    sandbox: ChannelSet,
+    service: ReminderService,
+    clock: ManualClock,
+    channel: str,
+    citizen: dict[str, str],
+    to: str,
+) -> None:
+    rid = sent_reminder(service, clock, channel, **citizen)
+
+    for _ in range(2):
+        with pytest.raises(TransientChannelError):
+            sandbox[channel].send(message(rid, channel, to))
+    sandbox[channel].send(message(rid, channel, to))
+
+    assert sandbox.receipts is not None and sandbox.receipts.flush()
+    assert state_of(service, rid) == ("delivered", "")
+
+
+@pytest.mark.parametrize(
+    ("channel", "citizen", "to", "code"),
+    [
+        ("sms", {"phone": "+15145550004"}, "+15145550004", "30005"),
+        ("email", {"email": "bounce@example.ca"}, "bounce@example.ca", "bounce"),
+    ],
+)
+def test_0004_and_bounce_are_accepted_then_reported_undelivered(
+    sandbox: ChannelSet,
+    service: ReminderService,
+    clock: ManualClock,
+    channel: str,
+    citizen: dict[str, str],
+    to: str,
+    code: str,
+) -> None:
+    rid = sent_reminder(service, clock, channel, **citizen)
+
+    sandbox[channel].send(message(rid, channel, to))
+
+    assert sandbox.receipts is not None and sandbox.receipts.flush()
+    assert state_of(service, rid) == ("undelivered", code)
+
+
+def test_closing_records_receipts_still_waiting(
+    settings: Settings, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    recorder = OutcomeRecorder(Transitions(service.store, clock))
+    slow = settings.model_copy(update={"sandbox_receipt_delay_s": 3600})
+    channels = build_channels(slow, clock=clock, client=redis_client, outcomes=recorder.record)
+    rid = sent_reminder(service, clock, "sms", phone="+15145550199")
+
+    channels["sms"].send(message(rid, "sms", "+15145550199"))
+    channels.close()
+
+    assert state_of(service, rid)[0] == "delivered"
