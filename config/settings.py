@@ -46,6 +46,25 @@ class Settings(BaseSettings):
     signing_key: SecretStr | None = None
     staff_token: SecretStr | None = None
 
+    scheduler_batch: int = Field(default=1000, ge=1, le=10_000)
+    """Reminders claimed per scheduler step."""
+    scheduler_poll_s: float = Field(default=1.0, gt=0, le=60)
+    """Longest sleep of an idle scheduler (it wakes sooner for the next due one)."""
+    lease_s: int = Field(default=60, ge=5)
+    """How long a claimed batch may take to be enqueued before the reaper
+    returns it to the schedule."""
+    no_receipt_after_s: int = Field(default=72 * 3600, ge=60)
+    """A sent reminder with no receipt after this long becomes ``no_receipt``."""
+    retry_base_s: float = Field(default=60.0, gt=0)
+    """First backoff after a transient error; doubled each attempt, jittered."""
+    retry_max_attempts: int = Field(default=8, ge=1, le=50)
+    twilio_rate_per_s: int = Field(default=10, ge=0)
+    """SMS per second for the Twilio account, across all workers (0: no limit)."""
+    sendgrid_rate_per_s: int = Field(default=100, ge=0)
+    sandbox_rate_per_s: int = Field(default=0, ge=0)
+    worker_metrics: bool = False
+    """Dramatiq's Prometheus middleware (port ``dramatiq_prom_port``, 9191)."""
+
     coverage_target: float = Field(default=0.60, gt=0.0, le=1.0)
     policy_file: Path | None = None
     audit_maxlen: int = Field(default=1_000_000, ge=1_000)

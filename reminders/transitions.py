@@ -53,15 +53,18 @@ class Transitions:
         self.clock = clock
         self.attempts = attempts
 
-    def apply(self, rid: str, change: Change) -> Applied | None:
+    def apply(
+        self, rid: str, change: Change, *, loaded: DeadlineRecord | None = None
+    ) -> Applied | None:
         """Apply ``change`` to reminder ``rid``; None if it is unknown or the
-        change declined."""
+        change declined. ``loaded`` saves the first read when the caller has
+        just read the document (a stale one only costs a retry)."""
         parts = split_reminder_id(rid)
         if parts is None:
             return None
         tag, seq = parts
-        for _ in range(self.attempts):
-            existing = self.store.load(tag)
+        for attempt in range(self.attempts):
+            existing = loaded if attempt == 0 and loaded is not None else self.store.load(tag)
             if existing is None or existing.reminder(seq) is None:
                 return None
             now = int(self.clock.now().timestamp())

@@ -1,0 +1,276 @@
+"""The rules of sending one due reminder, as pure transitions.
+
+The dispatcher (``workers/dispatch.py``) does the I/O; everything it decides
+is here, as :data:`reminders.transitions.Change` functions that the
+transition step applies inside one compare-and-set:
+
+- :func:`verdict`: send it, skip it (with the reason recorded), defer an SMS
+  out of quiet hours, or ignore the message (a duplicate, or a reminder
+  re-planned later since it was released);
+- :func:`take_lease`: ``planned -> sending``; only one worker wins;
+- :func:`record_sent`, :func:`record_transient`, :func:`record_permanent`:
+  the outcome of the provider call. A transient error re-plans with
+  exponential backoff and full jitter, but never at or after the deadline
+  (then the reminder fails instead); a permanent one fails the reminder.
+  A failed or skipped reminder falls back to the next reachable channel of
+  the deadline's order, planned now;
+- :func:`check_receipt`: a reminder still waiting for its receipt
+  ``no_receipt_after`` after the send becomes ``no_receipt``.
+
+"queued" is not written into the document: a released reminder is in the
+scheduler's lease set or in the broker's queue, and stays ``planned`` in its
+document until a worker takes the ``sending`` lease. That keeps releasing to
+one script call per batch of reminders.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from .keys import deadline_tag, reminder_id
+from .models import zone
+from .planning import in_quiet_hours, sms_time
+from .policy import Policy
+from .record import WAITING, WENT_OUT, DeadlineRecord, ReminderRecord
+from .transitions import Change, Effect
+
+EARLY_TOLERANCE_S = 5
+"""A message may arrive this early (clock skew between processes)."""
+RECEIPT_SUFFIX = ":r"
+"""Schedule members ``<reminder id>:r`` are receipt checks, not sends."""
+
+Action = Literal["send", "skip", "defer", "ignore"]
+OPT_OUT_LIST = {"sms": "sms", "email": "email", "calendar": "email"}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    action: Action
+    reason: str = ""
+    when: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded by the deadline."""
+
+    base_s: float = 60.0
+    cap_s: float = 6 * 3600.0
+    max_attempts: int = 8
+    margin_s: int = 60
+    """A retry must land at least this long before the deadline."""
+
+    def delay_s(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** max(attempt - 1, 0))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def reachable(record: DeadlineRecord, channel: str, opted_out: frozenset[str]) -> bool:
+    """Whether the citizen can receive ``channel`` (address known, not opted out)."""
+    has = record.phone_hash if channel == "sms" else record.email_hash
+    return bool(has) and OPT_OUT_LIST[channel] not in opted_out
+
+
+def verdict(
+    record: DeadlineRecord,
+    reminder: ReminderRecord,
+    now: int,
+    opted_out: frozenset[str],
+    policy: Policy,
+) -> Verdict:
+    """What to do with a released reminder at ``now``."""
+    if reminder.state not in WAITING:
+        return Verdict("ignore", "already " + reminder.state)
+    if reminder.send_at > now + EARLY_TOLERANCE_S:
+        return Verdict("ignore", "re-planned later")
+    if now >= record.due:
+        return Verdict("skip", "past_due")
+    if record.status != "active" and reminder.kind != "invite_cancel":
+        return Verdict("skip", record.status)
+    if not reachable(record, reminder.channel, opted_out):
+        has = record.phone_hash if reminder.channel == "sms" else record.email_hash
+        return Verdict("skip", "opted_out" if has else "no_contact")
+    if reminder.channel == "sms":
+        tz = zone(record.timezone)
+        at = _utc(now)
+        if in_quiet_hours(at, tz, policy.quiet_start, policy.quiet_end):
+            later = sms_time(at, due=_utc(record.due), now=at, tz=tz, policy=policy)
+            if later is None or later >= _utc(record.due):
+                return Verdict("skip", "quiet_hours")
+            return Verdict("defer", "quiet_hours", int(later.timestamp()))
+    return Verdict("send")
+
+
+def fallback(
+    record: DeadlineRecord, failed: ReminderRecord, now: int, opted_out: frozenset[str]
+) -> ReminderRecord | None:
+    """Plan ``failed``'s reminder on the next reachable channel of the order
+    (not the calendar, which is an invite, not a message), or None."""
+    if failed.kind in ("invite", "invite_cancel") or record.status != "active":
+        return None
+    if now >= record.due - EARLY_TOLERANCE_S:
+        return None
+    order = record.channels
+    start = order.index(failed.channel) + 1 if failed.channel in order else len(order)
+    for channel in order[start:]:
+        if channel == "calendar" or not reachable(record, channel, opted_out):
+            continue
+        taken = any(
+            r.channel == channel and r.offset_s == failed.offset_s and r.kind == failed.kind
+            for r in record.reminders
+            if r.state in WAITING | WENT_OUT
+        )
+        if taken:
+            continue
+        added = ReminderRecord(
+            seq=record.next_seq,
+            channel=channel,
+            send_at=now,
+            kind=failed.kind,
+            offset_s=failed.offset_s,
+        )
+        record.next_seq += 1
+        record.reminders.append(added)
+        return added
+    return None
+
+
+def _finish(
+    record: DeadlineRecord,
+    reminder: ReminderRecord,
+    now: int,
+    state: Literal["skipped", "failed"],
+    reason: str,
+    opted_out: frozenset[str],
+    actor: str,
+) -> Effect:
+    reminder.state = state
+    reminder.reason = reason
+    tag = _tag(record)
+    added = fallback(record, reminder, now, opted_out)
+    detail = f"{reminder.seq} {reason}"
+    schedule: dict[str, int] = {}
+    if added is not None:
+        schedule[reminder_id(tag, added.seq)] = added.send_at
+        detail += f" fallback {added.seq} {added.channel}"
+    return Effect(state, actor, detail, schedule)
+
+
+def _tag(record: DeadlineRecord) -> str:
+    return deadline_tag(record.agency, record.ref)
+
+
+def skip(reason: str, opted_out: frozenset[str]) -> Change:
+    def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
+        if reminder.state not in WAITING:
+            return None
+        # Closed deadlines and passed deadlines get no fallback (fallback checks).
+        return _finish(record, reminder, now, "skipped", reason, opted_out, "dispatcher")
+
+    return change
+
+
+def defer(when: int) -> Change:
+    def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
+        if reminder.state not in WAITING or when >= record.due:
+            return None
+        reminder.send_at = when
+        rid = reminder_id(_tag(record), reminder.seq)
+        return Effect(
+            "deferred", "dispatcher", f"{reminder.seq} quiet_hours to {when}", {rid: when}
+        )
+
+    return change
+
+
+def take_lease(no_receipt_after_s: int) -> Change:
+    """``planned -> sending``: this worker, and no other, sends it now.
+
+    The receipt check is planned already here, so a worker that dies after
+    this step still leaves a reminder that ends as ``no_receipt``."""
+
+    def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
+        if reminder.state not in WAITING or reminder.send_at > now + EARLY_TOLERANCE_S:
+            return None
+        if now >= record.due:
+            return None
+        reminder.state = "sending"
+        reminder.attempts += 1
+        check = reminder_id(_tag(record), reminder.seq) + RECEIPT_SUFFIX
+        return Effect(
+            "sending",
+            "dispatcher",
+            f"{reminder.seq} attempt {reminder.attempts}",
+            {check: now + no_receipt_after_s},
+        )
+
+    return change
+
+
+def record_sent(provider: str, provider_id: str, no_receipt_after_s: int) -> Change:
+    def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
+        if reminder.state != "sending":
+            # The receipt overtook us: keep its state, remember the id.
+            if reminder.state in WENT_OUT and not reminder.provider_id:
+                reminder.provider_id = provider_id
+                return Effect("sent", f"provider:{provider}", f"{reminder.seq} late record")
+            return None
+        reminder.state = "sent"
+        reminder.provider_id = provider_id
+        reminder.reason = ""
+        check = reminder_id(_tag(record), reminder.seq) + RECEIPT_SUFFIX
+        return Effect(
+            "sent", f"provider:{provider}", str(reminder.seq), {check: now + no_receipt_after_s}
+        )
+
+    return change
+
+
+def record_transient(
+    provider: str, code: str, retry: RetryPolicy, rng: random.Random, opted_out: frozenset[str]
+) -> Change:
+    def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
+        if reminder.state != "sending":
+            return None
+        when = now + int(retry.delay_s(reminder.attempts, rng))
+        actor = f"provider:{provider}"
+        if reminder.attempts >= retry.max_attempts or when >= record.due - retry.margin_s:
+            return _finish(record, reminder, now, "failed", f"{code} retries", opted_out, actor)
+        reminder.state = "planned"
+        reminder.send_at = when
+        reminder.reason = code
+        rid = reminder_id(_tag(record), reminder.seq)
+        return Effect("retry", actor, f"{reminder.seq} {code} at {when}", {rid: when})
+
+    return change
+
+
+def record_permanent(provider: str, code: str, opted_out: frozenset[str]) -> Change:
+    def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
+        if reminder.state != "sending":
+            return None
+        return _finish(record, reminder, now, "failed", code, opted_out, f"provider:{provider}")
+
+    return change
+
+
+def check_receipt(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
+    """``sent`` (or a ``sending`` whose outcome never came) -> ``no_receipt``."""
+    if reminder.state not in ("sent", "sending"):
+        return None
+    reminder.state = "no_receipt"
+    return Effect("no_receipt", "dispatcher", str(reminder.seq))
+
+
+def parse_member(member: str) -> tuple[str, bool]:
+    """(reminder id, is a receipt check) of a schedule member."""
+    if member.endswith(RECEIPT_SUFFIX):
+        return member[: -len(RECEIPT_SUFFIX)], True
+    return member, False

@@ -1,0 +1,159 @@
+"""Wiring a worker or a scheduler process from settings.
+
+:func:`build_worker` declares the ``dispatch`` actor on a broker of its own
+(never Dramatiq's global one at import) around a :class:`Dispatcher` built
+from the same settings as the library. :func:`build_scheduler` builds the
+releasing loop. Both take an injectable clock: tests and the demo run weeks
+of schedule in seconds with a :class:`reminders.ManualClock`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from channels.compose import Composer
+from channels.providers import ChannelSet, build_channels
+from channels.templates import Renderer
+from reminders.clock import Clock, SystemClock
+from reminders.errors import ConfigurationError
+from reminders.keys import Keys
+from reminders.links import Links
+from reminders.outcomes import OutcomeRecorder
+from reminders.sending import RetryPolicy
+from reminders.transitions import Transitions
+from reminders.wiring import connect
+
+from .broker import ACTOR, QUEUE, build_broker
+from .dispatch import Dispatcher
+from .ratelimit import Limit, ProviderLimiter
+from .scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+ACTOR_OPTIONS = {
+    # Dramatiq's own retries only cover failures around a send (Redis away,
+    # rate limit wait exhausted); provider errors are re-planned by us.
+    "max_retries": 20,
+    "min_backoff": 1_000,
+    "max_backoff": 60_000,
+    "time_limit": 120_000,
+}
+
+
+@dataclass
+class Worker:
+    """What a worker process runs: the broker with its actor, and the dispatcher."""
+
+    broker: RedisBroker
+    dispatcher: Dispatcher
+    channels: ChannelSet
+    actor: dramatiq.Actor[[str], None]
+
+    def close(self) -> None:
+        self.channels.close()
+        self.broker.close()
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        retry_on_timeout=True,
+    )
+
+
+def composer(settings: Settings) -> Composer:
+    if settings.signing_key is None:
+        raise ConfigurationError(
+            "REMINDERS_SIGNING_KEY is not set; messages carry signed links "
+            "(run `reminders keygen` for one)"
+        )
+    host = urlsplit(settings.public_url).hostname or "localhost"
+    return Composer(
+        renderer=Renderer(),
+        links=Links(settings.public_url, settings.signing_key.get_secret_value()),
+        organizer_email=settings.email_from or f"rappels@{host}",
+        calendar_domain=host,
+    )
+
+
+def limits(settings: Settings, provider: str) -> dict[str, Limit]:
+    if provider == "sandbox":
+        return {
+            c: Limit("sandbox", settings.sandbox_rate_per_s) for c in ("sms", "email", "calendar")
+        }
+    return {
+        "sms": Limit("twilio", settings.twilio_rate_per_s),
+        "email": Limit("sendgrid", settings.sendgrid_rate_per_s),
+        "calendar": Limit("sendgrid", settings.sendgrid_rate_per_s),
+    }
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    client: redis.Redis | None = None,
+    broker: RedisBroker | None = None,
+) -> Worker:
+    """A dispatcher and its actor; missing settings fail here, at start-up."""
+    clock = clock or SystemClock()
+    client = client or redis_client(settings)
+    service = connect(settings, client=client, clock=clock)
+    recorder = OutcomeRecorder(Transitions(service.store, clock))
+    text = composer(settings)
+    channels = build_channels(settings, clock=clock, client=client, outcomes=recorder.record)
+    dispatcher = Dispatcher(
+        store=service.store,
+        vault=service.vault,
+        policies=service.policies,
+        channels=channels.channels,
+        composer=text,
+        clock=clock,
+        limiter=ProviderLimiter(
+            client, key_prefix=settings.key_prefix, limits=limits(settings, channels.provider)
+        ),
+        retry=RetryPolicy(base_s=settings.retry_base_s, max_attempts=settings.retry_max_attempts),
+        no_receipt_after_s=settings.no_receipt_after_s,
+    )
+    broker = broker or build_broker(settings)
+
+    def dispatch(member: str) -> None:
+        dispatcher.dispatch(member)
+
+    actor: dramatiq.Actor[[str], None] = dramatiq.Actor(
+        dispatch,
+        broker=broker,
+        actor_name=ACTOR,
+        queue_name=QUEUE,
+        priority=0,
+        options=dict(ACTOR_OPTIONS),
+    )
+    return Worker(broker, dispatcher, channels, actor)
+
+
+def build_scheduler(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    client: redis.Redis | None = None,
+    broker: RedisBroker | None = None,
+) -> Scheduler:
+    return Scheduler(
+        client=client or redis_client(settings),
+        keys=Keys(settings.key_prefix),
+        broker=broker or build_broker(settings),
+        clock=clock or SystemClock(),
+        batch=settings.scheduler_batch,
+        lease_s=settings.lease_s,
+        poll_s=settings.scheduler_poll_s,
+    )

@@ -1,0 +1,143 @@
+"""The dispatcher behind the thin ``dispatch`` actor: one schedule member in,
+one reminder sent (at most once) or a recorded reason why not.
+
+Steps (the rules are in :mod:`reminders.sending`):
+
+1. load the deadline and the opt-outs of its addresses;
+2. ignore a duplicate or a reminder re-planned later; skip with a reason
+   (completed, cancelled, past due, opted out, no contact), falling back to
+   the next channel where one is reachable; defer an SMS out of quiet hours;
+3. render the message, wait for room under the provider's rate limit;
+4. take the ``sending`` lease (one compare-and-set: only one worker wins);
+5. call the channel; record ``sent`` with the provider id, or re-plan a
+   transient error with backoff, or fail a permanent one and fall back.
+
+A crash between 4 and 5's record leaves the reminder ``sending``: it is not
+sent again (we cannot know whether the provider accepted it); its receipt,
+if one comes, still records the outcome, else it ends ``no_receipt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from datetime import datetime
+
+from channels.base import Channel
+from channels.compose import Composer, NoAddress
+from channels.errors import PermanentChannelError, TransientChannelError
+from reminders.clock import Clock
+from reminders.keys import split_reminder_id
+from reminders.policy import PolicyBook
+from reminders.sending import (
+    RetryPolicy,
+    check_receipt,
+    defer,
+    parse_member,
+    record_permanent,
+    record_sent,
+    record_transient,
+    skip,
+    take_lease,
+    verdict,
+)
+from reminders.store import RedisStore
+from reminders.transitions import Transitions
+from reminders.vault import ContactVault
+
+from .ratelimit import ProviderLimiter
+
+log = logging.getLogger("reminders.dispatch")
+
+
+class Dispatcher:
+    """Sends due reminders; one per process, shared by the worker threads."""
+
+    def __init__(
+        self,
+        *,
+        store: RedisStore,
+        vault: ContactVault,
+        policies: PolicyBook,
+        channels: Mapping[str, Channel],
+        composer: Composer,
+        clock: Clock,
+        limiter: ProviderLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        no_receipt_after_s: int = 72 * 3600,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.vault = vault
+        self.policies = policies
+        self.channels = channels
+        self.composer = composer
+        self.clock = clock
+        self.transitions = Transitions(store, clock)
+        self.limiter = limiter
+        self.retry = retry or RetryPolicy()
+        self.no_receipt_after_s = no_receipt_after_s
+        self.rng = rng or random.Random()
+
+    def dispatch(self, member: str) -> str:
+        """Handle one schedule member; returns what happened (for logs and tests)."""
+        rid, is_receipt_check = parse_member(member)
+        if is_receipt_check:
+            applied = self.transitions.apply(rid, check_receipt)
+            return "no_receipt" if applied else "ignored"
+        parts = split_reminder_id(rid)
+        record = None if parts is None else self.store.load(parts[0])
+        reminder = None if record is None or parts is None else record.reminder(parts[1])
+        if record is None or reminder is None:
+            return "ignored"
+        opted_out = self.store.opted_out_of(record.phone_hash, record.email_hash)
+        policy = self.policies.for_agency(record.agency)
+        now = self.clock.now()
+        decision = verdict(record, reminder, _epoch(now), opted_out, policy)
+        if decision.action == "ignore":
+            return "ignored"
+        if decision.action == "skip":
+            self.transitions.apply(rid, skip(decision.reason, opted_out), loaded=record)
+            return f"skipped:{decision.reason}"
+        if decision.action == "defer":
+            self.transitions.apply(rid, defer(decision.when), loaded=record)
+            return "deferred"
+
+        channel = self.channels[reminder.channel]
+        try:
+            message = self.composer.compose(
+                record, reminder, self.vault.open(record.contact), policy, now
+            )
+        except NoAddress:
+            self.transitions.apply(rid, skip("no_contact", opted_out), loaded=record)
+            return "skipped:no_contact"
+        if self.limiter is not None:
+            self.limiter.wait(reminder.channel)
+        lease = self.transitions.apply(rid, take_lease(self.no_receipt_after_s), loaded=record)
+        if lease is None:
+            return "ignored"
+        try:
+            receipt = channel.send(message)
+        except TransientChannelError as err:
+            change = record_transient(err.provider, err.code, self.retry, self.rng, opted_out)
+            applied = self.transitions.apply(rid, change, loaded=lease.record)
+            state = applied.reminder.state if applied else "unknown"
+            return "retry" if state == "planned" else "failed"
+        except PermanentChannelError as err:
+            change = record_permanent(err.provider, err.code, opted_out)
+            self.transitions.apply(rid, change, loaded=lease.record)
+            return "failed"
+        except Exception:
+            # A bug or an unexpected SDK error: we cannot know whether the
+            # provider took it, so the reminder stays ``sending`` (never sent
+            # twice) and ends ``no_receipt`` unless a receipt comes.
+            log.exception("send raised reminder=%s", rid)
+            return "unknown"
+        change = record_sent(receipt.provider, receipt.provider_id, self.no_receipt_after_s)
+        self.transitions.apply(rid, change, loaded=lease.record)
+        return "sent"
+
+
+def _epoch(instant: datetime) -> int:
+    return int(instant.timestamp())
