@@ -120,6 +120,11 @@ class DelayedReceipts:
                     self._cond.notify_all()
 
 
+def sends_key(key_prefix: str) -> str:
+    """Hash of reminder id -> messages the sandbox accepted for it."""
+    return f"{key_prefix}sandbox:sends"
+
+
 class SandboxChannel:
     """One channel (``sms``, ``email`` or ``calendar``) of the sandbox."""
 
@@ -152,6 +157,9 @@ class SandboxChannel:
             if tries <= TRANSIENT_FAILURES:
                 raise TransientChannelError(PROVIDER, "503", f"sandbox busy (try {tries})")
         provider_id = "SB" + secrets.token_hex(16)
+        # The provider's own log of accepted messages: how tests and the demo
+        # count sends per reminder (exactly once, or not).
+        self.client.hincrby(sends_key(self.key_prefix), message.reminder_id, 1)
         if outcome == "undelivered":
             code = "30005" if message.channel == "sms" else "bounce"
             self.receipts.later(message.reminder_id, provider_id, "undelivered", code)

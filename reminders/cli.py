@@ -150,6 +150,76 @@ def _position(stream: Any) -> int:
 
 
 @app.command()
+def worker(
+    processes: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="Threads per process.")] = 8,
+    shutdown_timeout_s: Annotated[
+        int, typer.Option(min=1, help="How long to let sends finish on SIGTERM.")
+    ] = 30,
+) -> None:
+    """Run Dramatiq workers that send due reminders (stop with SIGTERM/SIGINT).
+
+    Runs Dramatiq's own CLI on ``workers.entry:broker``. If a worker process
+    dies, Dramatiq stops the others and exits non-zero: run it under a
+    supervisor (systemd, Kubernetes) that restarts it.
+    """
+    from config.settings import Settings
+
+    settings = Settings()
+    try:
+        _check_worker_settings(settings)
+    except ConfigurationError as err:
+        raise _fail(str(err)) from None
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    args = make_argument_parser().parse_args(
+        [
+            "workers.entry:broker",
+            "--processes", str(processes),
+            "--threads", str(threads),
+            "--worker-shutdown-timeout", str(shutdown_timeout_s * 1000),
+            "--skip-logging",
+        ]
+    )  # fmt: skip
+    raise typer.Exit(dramatiq_main(args) or 0)
+
+
+def _check_worker_settings(settings: Any) -> None:
+    """Fail before forking when the worker could not start."""
+    from workers.app import build_worker
+
+    built = build_worker(settings)
+    built.close()
+
+
+@app.command()
+def scheduler() -> None:
+    """Release due reminders to the workers (stop with SIGTERM/SIGINT).
+
+    Any number may run at once; each claims its own batches.
+    """
+    import logging
+    import signal
+
+    from config.settings import Settings
+    from workers.app import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        releaser = build_scheduler(Settings())
+    except ConfigurationError as err:
+        raise _fail(str(err)) from None
+
+    def stop(signum: int, frame: object) -> None:
+        releaser.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    releaser.run()
+
+
+@app.command()
 def demo(
     deadlines: Annotated[int, typer.Option(min=1, max=100_000)] = 300,
     seed: Annotated[int, typer.Option()] = 7,

@@ -1,0 +1,209 @@
+"""Scheduler and real Dramatiq worker in one process, sandbox channels, the
+test's clock fast-forwarded through weeks of schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import redis
+
+from reminders import Deadline, ManualClock, ReminderService
+from reminders.keys import deadline_tag
+from tests.conftest import deadline_data
+from tests.workers.conftest import Rig, state
+
+REF = "permit-2026-00042"
+
+
+def register(service: ReminderService, **overrides: object) -> list[str]:
+    receipt = service.register(Deadline.model_validate(deadline_data(**overrides)))
+    return [r.id for r in receipt.reminders]
+
+
+def test_weeks_of_schedule_run_in_seconds_each_reminder_sent_once_and_delivered(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    ids = register(service)
+    rig.run_due()  # the invite goes out at registration
+    assert state(service)[0] == ("calendar", "delivered", "")
+    assert [s for _, s, _ in state(service)[1:]] == ["planned", "planned"]
+
+    clock.set(datetime(2026, 12, 8, 22, 0, 30, tzinfo=UTC))  # 7 days before, 17:00 local
+    rig.run_due()
+    assert [s for _, s, _ in state(service)] == ["delivered", "delivered", "planned"]
+
+    clock.set(datetime(2026, 12, 14, 22, 0, 30, tzinfo=UTC))
+    rig.run_due()
+    rig.run_due()  # nothing is sent twice however often the scheduler runs
+
+    assert [s for _, s, _ in state(service)] == ["delivered"] * 3
+    assert rig.sends() == dict.fromkeys(ids, 1)
+
+
+def test_a_completed_deadline_gets_no_more_reminders(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    register(service, channels=["sms"])
+    service.complete("saaq", REF)
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    rig.run_due()
+
+    assert rig.sends() == {}
+    assert {s for _, s, _ in state(service)} == {"skipped"}
+
+
+def test_an_opt_out_after_planning_is_honoured_and_falls_back_to_email(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    register(service, channels=["sms", "email"], offsets=["1d"])
+    service.opt_out("sms", "+15145550123")
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    rig.run_due()
+
+    assert state(service) == [("sms", "skipped", "opted_out"), ("email", "delivered", "")]
+
+
+def test_a_permanent_failure_falls_back_to_the_next_channel(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    register(service, channels=["sms", "email"], offsets=["1d"], citizen={"phone": "+15145550002"})
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    rig.run_due()
+
+    assert state(service) == [("sms", "failed", "21211"), ("email", "delivered", "")]
+
+
+def test_transient_failures_are_retried_with_backoff_then_delivered(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    [rid] = register(service, channels=["sms"], offsets=["1d"], citizen={"phone": "+15145550003"})
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    rig.run_due()
+    first = service.get("saaq", REF).reminders[0]
+    assert (first.state, first.reason, first.attempts) == ("planned", "503", 1)
+    assert timedelta(seconds=30) <= first.send_at - clock.now() <= timedelta(seconds=60)
+
+    for _ in range(3):
+        clock.advance(timedelta(minutes=5))
+        rig.run_due()
+
+    final = service.get("saaq", REF).reminders[0]
+    assert (final.state, final.attempts) == ("delivered", 3)
+    assert rig.sends() == {rid: 1}
+
+
+def test_a_retry_that_would_land_after_the_deadline_fails_instead(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    register(service, channels=["sms"], offsets=["90m"], citizen={"phone": "+15145550003"})
+    due = datetime(2026, 12, 15, 22, 0, tzinfo=UTC)
+    clock.set(due - timedelta(seconds=90))  # released late: 90 s left
+
+    rig.run_due()
+
+    assert state(service) == [("sms", "failed", "503 retries")]
+    assert rig.sends() == {}
+
+
+def test_sms_in_quiet_hours_waits_for_the_morning(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    # Planned at 20:30 local, outside quiet hours; released late (as after an
+    # outage) at 22:00 local, inside them: it is deferred to 08:00.
+    register(service, channels=["sms"], offsets=["3d"], due="2026-12-15T20:30:00-05:00")
+    [planned] = service.get("saaq", REF).reminders
+    assert planned.send_at == datetime(2026, 12, 13, 1, 30, tzinfo=UTC)
+    clock.set(datetime(2026, 12, 13, 3, 0, tzinfo=UTC))
+
+    rig.run_due()
+
+    [reminder] = service.get("saaq", REF).reminders
+    assert reminder.state == "planned"
+    assert reminder.send_at == datetime(2026, 12, 13, 13, 0, tzinfo=UTC)  # 08:00 local
+    clock.set(reminder.send_at + timedelta(seconds=1))
+    rig.run_due()
+    assert state(service) == [("sms", "delivered", "")]
+
+
+def test_a_snooze_between_planning_and_sending_moves_the_send(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    [rid] = register(service, channels=["email"], offsets=["7d"])
+    service.snooze(rid, by=timedelta(days=2))
+    clock.set(datetime(2026, 12, 8, 22, 1, tzinfo=UTC))  # the original time
+
+    rig.run_due()
+    assert state(service) == [("email", "planned", "")]
+
+    clock.set(datetime(2026, 12, 10, 22, 1, tzinfo=UTC))
+    rig.run_due()
+    assert state(service) == [("email", "delivered", "")]
+
+
+def test_a_duplicate_message_sends_nothing_more(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    [rid] = register(service, channels=["email"], offsets=["7d"])
+    clock.set(datetime(2026, 12, 8, 22, 1, tzinfo=UTC))
+
+    outcomes = [rig.worker.dispatcher.dispatch(rid) for _ in range(3)]
+
+    assert outcomes == ["sent", "ignored", "ignored"]
+    assert rig.sends() == {rid: 1}
+
+
+def test_a_sent_reminder_without_a_receipt_ends_no_receipt(
+    make_rig: Callable[..., Rig], service: ReminderService, clock: ManualClock
+) -> None:
+    rig = make_rig(sandbox_receipt_delay_s=3600.0, no_receipt_after_s=3600)
+    register(service, channels=["email"], offsets=["7d"])
+    clock.set(datetime(2026, 12, 8, 22, 1, tzinfo=UTC))
+    rig.scheduler.step()
+    rig.worker.broker.join("reminders", timeout=30_000)
+    rig.runner.join()
+    assert state(service) == [("email", "sent", "")]
+
+    clock.advance(timedelta(hours=1, seconds=1))
+    rig.scheduler.step()
+    rig.worker.broker.join("reminders", timeout=30_000)
+    rig.runner.join()
+
+    assert state(service) == [("email", "no_receipt", "")]
+
+
+def test_a_crashed_scheduler_lease_is_returned_by_the_reaper(
+    rig: Rig, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    [rid] = register(service, channels=["email"], offsets=["7d"])
+    clock.set(datetime(2026, 12, 8, 22, 1, tzinfo=UTC))
+    assert rig.scheduler.claim() == [rid]  # ...and the scheduler dies here
+    assert redis_client.zcard(rig.scheduler.keys.schedule) == 0
+
+    clock.advance(timedelta(seconds=rig.settings.lease_s + 1))
+    assert rig.scheduler.reap() == 1
+    rig.run_due()
+
+    assert state(service) == [("email", "delivered", "")]
+    assert redis_client.zcard(rig.scheduler.keys.lease) == 0
+
+
+def test_stale_schedule_entries_of_replanned_reminders_send_nothing(
+    rig: Rig, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    [rid] = register(service, channels=["email"], offsets=["7d"])
+    key = rig.scheduler.keys.schedule
+    planned_at = redis_client.zscore(key, rid)
+    stale = f"{deadline_tag('saaq', REF)}-99"  # a superseded reminder's leftover
+    redis_client.zadd(key, {stale: int(clock.now().timestamp())})
+
+    rig.run_due()
+
+    assert rig.sends() == {}
+    assert state(service) == [("email", "planned", "")]
+    assert redis_client.zscore(key, stale) is None
+    assert redis_client.zscore(key, rid) == planned_at
