@@ -112,6 +112,15 @@ class DelayedReceipts:
             try:
                 report = DeliveryReport(rid, PROVIDER, pid, status, self.clock.now(), code)  # type: ignore[arg-type]
                 self.sink(report)
+            except redis.RedisError:
+                # Redis is restarting: try again later, as a provider retries
+                # a webhook that failed (unless we are closing).
+                with self._cond:
+                    if self._closed:
+                        log.warning("sandbox receipt dropped at close reminder=%s", rid)
+                    else:
+                        again = (time.monotonic() + 1.0, next(self._order), rid, pid, status, code)
+                        heapq.heappush(self._heap, again)
             except Exception:  # a receipt must not kill the thread
                 log.exception("sandbox receipt failed reminder=%s", rid)
             finally:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     """SMS per second for the Twilio account, across all workers (0: no limit)."""
     sendgrid_rate_per_s: int = Field(default=100, ge=0)
     sandbox_rate_per_s: int = Field(default=0, ge=0)
+    worker_heartbeat_timeout_s: int = Field(default=60, ge=2)
+    """After this long without a heartbeat, a worker's unacknowledged messages
+    go back to the queue for the others (Dramatiq's Redis broker)."""
     worker_metrics: bool = False
     """Dramatiq's Prometheus middleware (port ``dramatiq_prom_port``, 9191)."""
 

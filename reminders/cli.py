@@ -173,7 +173,7 @@ def worker(
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
-    args = make_argument_parser().parse_args(
+    args = make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
         [
             "workers.entry:broker",
             "--processes", str(processes),
@@ -182,7 +182,7 @@ def worker(
             "--skip-logging",
         ]
     )  # fmt: skip
-    raise typer.Exit(dramatiq_main(args) or 0)
+    raise typer.Exit(dramatiq_main(args) or 0)  # type: ignore[no-untyped-call]
 
 
 def _check_worker_settings(settings: Any) -> None:

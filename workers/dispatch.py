@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import TypeVar
+
+import redis
 
 from channels.base import Channel
 from channels.compose import Composer, NoAddress
@@ -30,6 +34,7 @@ from channels.errors import PermanentChannelError, TransientChannelError
 from reminders.clock import Clock
 from reminders.keys import split_reminder_id
 from reminders.policy import PolicyBook
+from reminders.record import DeadlineRecord
 from reminders.sending import (
     RetryPolicy,
     check_receipt,
@@ -43,12 +48,13 @@ from reminders.sending import (
     verdict,
 )
 from reminders.store import RedisStore
-from reminders.transitions import Transitions
+from reminders.transitions import Applied, Change, Transitions
 from reminders.vault import ContactVault
 
 from .ratelimit import ProviderLimiter
 
 log = logging.getLogger("reminders.dispatch")
+T = TypeVar("T")
 
 
 class Dispatcher:
@@ -80,28 +86,33 @@ class Dispatcher:
         self.no_receipt_after_s = no_receipt_after_s
         self.rng = rng or random.Random()
 
+    def _apply(self, rid: str, change: Change, loaded: DeadlineRecord | None) -> Applied | None:
+        return _patiently(lambda: self.transitions.apply(rid, change, loaded=loaded))
+
     def dispatch(self, member: str) -> str:
         """Handle one schedule member; returns what happened (for logs and tests)."""
         rid, is_receipt_check = parse_member(member)
         if is_receipt_check:
-            applied = self.transitions.apply(rid, check_receipt)
+            applied = self._apply(rid, check_receipt, None)
             return "no_receipt" if applied else "ignored"
         parts = split_reminder_id(rid)
-        record = None if parts is None else self.store.load(parts[0])
+        record = None if parts is None else _patiently(lambda: self.store.load(parts[0]))
         reminder = None if record is None or parts is None else record.reminder(parts[1])
         if record is None or reminder is None:
             return "ignored"
-        opted_out = self.store.opted_out_of(record.phone_hash, record.email_hash)
+        opted_out = _patiently(
+            lambda: self.store.opted_out_of(record.phone_hash, record.email_hash)
+        )
         policy = self.policies.for_agency(record.agency)
         now = self.clock.now()
         decision = verdict(record, reminder, _epoch(now), opted_out, policy)
         if decision.action == "ignore":
             return "ignored"
         if decision.action == "skip":
-            self.transitions.apply(rid, skip(decision.reason, opted_out), loaded=record)
+            self._apply(rid, skip(decision.reason, opted_out), record)
             return f"skipped:{decision.reason}"
         if decision.action == "defer":
-            self.transitions.apply(rid, defer(decision.when), loaded=record)
+            self._apply(rid, defer(decision.when), record)
             return "deferred"
 
         channel = self.channels[reminder.channel]
@@ -110,7 +121,7 @@ class Dispatcher:
                 record, reminder, self.vault.open(record.contact), policy, now
             )
         except NoAddress:
-            self.transitions.apply(rid, skip("no_contact", opted_out), loaded=record)
+            self._apply(rid, skip("no_contact", opted_out), record)
             return "skipped:no_contact"
         if self.limiter is not None:
             self.limiter.wait(reminder.channel)
@@ -121,12 +132,12 @@ class Dispatcher:
             receipt = channel.send(message)
         except TransientChannelError as err:
             change = record_transient(err.provider, err.code, self.retry, self.rng, opted_out)
-            applied = self.transitions.apply(rid, change, loaded=lease.record)
+            applied = self._apply(rid, change, lease.record)
             state = applied.reminder.state if applied else "unknown"
             return "retry" if state == "planned" else "failed"
         except PermanentChannelError as err:
             change = record_permanent(err.provider, err.code, opted_out)
-            self.transitions.apply(rid, change, loaded=lease.record)
+            self._apply(rid, change, lease.record)
             return "failed"
         except Exception:
             # A bug or an unexpected SDK error: we cannot know whether the
@@ -135,8 +146,24 @@ class Dispatcher:
             log.exception("send raised reminder=%s", rid)
             return "unknown"
         change = record_sent(receipt.provider, receipt.provider_id, self.no_receipt_after_s)
-        self.transitions.apply(rid, change, loaded=lease.record)
+        # The provider has it: this record must land, so wait out a Redis restart.
+        self._apply(rid, change, lease.record)
         return "sent"
+
+
+def _patiently(call: Callable[[], T], *, give_up_s: float = 60.0) -> T:
+    """``call()``, retried while Redis is unreachable (a restart, a failover)
+    for up to ``give_up_s``; then the error goes to Dramatiq's retries."""
+    delay = 0.1
+    deadline = time.monotonic() + give_up_s
+    while True:
+        try:
+            return call()
+        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def _epoch(instant: datetime) -> int:

@@ -42,7 +42,7 @@ class Rig:
 
     def sends(self) -> dict[str, int]:
         raw = self.client.hgetall(sends_key(self.settings.key_prefix))
-        return {k.decode(): int(v) for k, v in raw.items()}
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
 
 @pytest.fixture
