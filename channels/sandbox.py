@@ -168,7 +168,10 @@ class SandboxChannel:
         provider_id = "SB" + secrets.token_hex(16)
         # The provider's own log of accepted messages: how tests and the demo
         # count sends per reminder (exactly once, or not).
-        self.client.hincrby(sends_key(self.key_prefix), message.reminder_id, 1)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hincrby(sends_key(self.key_prefix), message.reminder_id, 1)
+        pipe.hsetnx(f"{self.key_prefix}sandbox:first_ms", message.reminder_id, time.time_ns() // 10**6)
+        pipe.execute()
         if outcome == "undelivered":
             code = "30005" if message.channel == "sms" else "bounce"
             self.receipts.later(message.reminder_id, provider_id, "undelivered", code)

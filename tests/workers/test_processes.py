@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 class System:
     """Schedulers and workers of one test, with what they share."""
 
-    def __init__(self, server: RedisServer) -> None:
+    def __init__(self, server: RedisServer, logs: Path) -> None:
         self.server = server
+        self.logs = logs
         self.env = {
             **os.environ,
             "REMINDERS_REDIS_URL": server.url,
@@ -148,8 +149,10 @@ def children(pid: int) -> list[int]:
 
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[System]:
-    server = RedisServer(appendonly=True, data_dir=tmp_path).start()
-    built = System(server)
+    data = tmp_path / "redis"
+    data.mkdir()
+    server = RedisServer(appendonly=True, data_dir=data).start()
+    built = System(server, tmp_path)
     yield built
     built.stop()
     built.server.stop()
@@ -217,7 +220,8 @@ def test_workers_and_schedulers_ride_out_a_redis_restart(system: System, tmp_pat
     port = system.server.port
     system.server.stop()  # SIGTERM: Redis writes its AOF and exits
     time.sleep(2)
-    system.server = RedisServer(port=port, appendonly=True, data_dir=tmp_path).start()
+    data = system.server.data_dir
+    system.server = RedisServer(port=port, appendonly=True, data_dir=data).start()
     system.client = redis.Redis.from_url(system.server.url)
 
     counts = system.wait_for(refs, {"delivered"}, timeout_s=120)

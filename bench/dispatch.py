@@ -1,0 +1,336 @@
+"""Dispatch benchmark: this system against the alternatives, one JSON document.
+
+    python -m bench.dispatch [--release 100000] [--dispatch 10000] [--hold 100000]
+
+Starts its own redis-server. Figures:
+
+1. ours: release rate (due members claimed, enqueued to Dramatiq and their
+   lease cleared, per second; the schedule is filled directly with members,
+   since releasing never reads documents); end-to-end dispatch rate (2 worker
+   processes of `reminders worker`, sandbox channel, reminders all due);
+   lateness p50/p99 (sandbox acceptance time minus planned time) at 500
+   reminders/s offered; Redis commands per reminder lifecycle (INFO
+   commandstats over the dispatch run: release, enqueue, fetch, ack, lease,
+   record, receipt);
+2. holding ``--hold`` far-future reminders: our schedule (Redis memory, the
+   RSS of an idle worker process) against Dramatiq's
+   ``send_with_options(delay=...)`` (Redis memory, RSS of a worker process
+   that prefetches delayed messages) and APScheduler 3's RedisJobStore
+   (Redis memory, add rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+from cryptography.fernet import Fernet
+
+from channels.sandbox import sends_key
+from config.settings import Settings
+from reminders import ManualClock, connect
+from reminders.keys import Keys, deadline_tag
+from reminders.redis_server import RedisServer
+from workers.app import build_scheduler
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def env_for(url: str, prefix: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REMINDERS_REDIS_URL": url,
+        "REMINDERS_KEY_PREFIX": prefix,
+        "REMINDERS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "REMINDERS_HASH_KEY": secrets.token_urlsafe(32),
+        "REMINDERS_SIGNING_KEY": secrets.token_urlsafe(32),
+        "REMINDERS_PROVIDER": "sandbox",
+        "REMINDERS_SANDBOX_RECEIPT_DELAY_S": "0.2",
+        "REMINDERS_SCHEDULER_POLL_S": "0.05",
+    }
+
+
+def settings_from(env: dict[str, str]) -> Settings:
+    values: dict[str, Any] = {
+        k[10:].lower(): v for k, v in env.items() if k.startswith("REMINDERS_")
+    }
+    return Settings(_env_file=None, **values)
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def tree_rss_kb(pid: int) -> int:
+    """RSS of a process and its children (Dramatiq's CLI forks the workers)."""
+    total = rss_kb(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+            if ppid == pid:
+                total += tree_rss_kb(int(entry.name))
+    return total
+
+
+def used_memory(client: redis.Redis) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def commands(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return sum(int(v["calls"]) for v in stats.values())
+
+
+def register(settings: Settings, count: int, first: datetime, per_s: float | None) -> None:
+    """``count`` deadlines with one email reminder each, due from ``first``
+    (all at once, or ``per_s`` per second)."""
+    service = connect(settings, clock=ManualClock(first - timedelta(hours=1)))
+    batch: list[dict[str, Any]] = []
+    for i in range(count):
+        send_at = first + timedelta(seconds=(i / per_s) if per_s else 0)
+        batch.append(
+            {
+                "agency": "saaq",
+                "ref": f"b-{i}",
+                "due": (send_at + timedelta(minutes=90)).isoformat(),
+                "title": "Renouveler votre permis",
+                "citizen": {"email": f"c{i}@example.ca", "timezone": "America/Toronto"},
+                "channels": ["email"],
+                "offsets": ["90m"],
+            }
+        )
+    for start in range(0, count, 5000):
+        results = service.register_many(batch[start : start + 5000])
+        assert all(r.ok for r in results)
+    service.store.client.close()
+
+
+def release_rate(url: str, count: int) -> float:
+    env = env_for(url, f"r{secrets.token_hex(3)}:")
+    settings = settings_from(env).model_copy(update={"scheduler_batch": 5000})
+    client = redis.Redis.from_url(url)
+    keys = Keys(settings.key_prefix)
+    past = int(time.time()) - 10
+    for start in range(0, count, 10_000):
+        members = {f"{secrets.token_hex(10)}-{i}": past for i in range(start, start + 10_000)}
+        client.zadd(keys.schedule, members)
+    scheduler = build_scheduler(settings, client=client)
+    started = time.perf_counter()
+    released = 0
+    while released < count:
+        released += scheduler.step().released
+    rate = count / (time.perf_counter() - started)
+    scheduler.broker.flush_all()
+    scheduler.broker.close()
+    return rate
+
+
+def run_workers(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "reminders", "worker", "--processes", "2", "--threads", "8"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_sent(client: redis.Redis, prefix: str, count: int, timeout_s: float) -> float:
+    deadline = time.monotonic() + timeout_s
+    while client.hlen(sends_key(prefix)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {client.hlen(sends_key(prefix))} of {count} sent")
+        time.sleep(0.02)
+    return time.perf_counter()
+
+
+def dispatch_run(url: str, count: int, per_s: float | None) -> dict[str, float]:
+    env = env_for(url, f"d{secrets.token_hex(3)}:")
+    settings = settings_from(env)
+    client = redis.Redis.from_url(url)
+    first = datetime.now(UTC) + timedelta(seconds=8 if per_s else 0)
+    register(settings, count, first, per_s)
+    workers = run_workers(env)
+    try:
+        time.sleep(3)  # let the workers boot before anything is released
+        scheduler = build_scheduler(settings, client=client)
+        before = commands(client)
+        started = time.perf_counter()
+        thread = threading.Thread(target=scheduler.run, daemon=True)
+        thread.start()
+        finished = wait_sent(client, settings.key_prefix, count, timeout_s=600)
+        time.sleep(1.0)  # the last receipts
+        scheduler.stopping.set()
+        thread.join()
+        spent = commands(client) - before
+        figures: dict[str, float] = {"commands_per_reminder": round(spent / count, 1)}
+        if per_s is None:
+            figures["dispatch_per_s"] = round(count / (finished - started))
+        else:
+            figures.update(lateness(client, settings, first, per_s, count))
+        return figures
+    finally:
+        workers.terminate()
+        workers.wait(timeout=60)
+        client.close()
+
+
+def lateness(
+    client: redis.Redis, settings: Settings, first: datetime, per_s: float, count: int
+) -> dict[str, float]:
+    """Acceptance time (the sandbox's log) minus planned time, per reminder."""
+    raw = client.hgetall(f"{settings.key_prefix}sandbox:first_ms")
+    accepted = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+    late_ms = []
+    for i in range(count):
+        rid = f"{deadline_tag('saaq', f'b-{i}')}-1"
+        planned_ms = (first.timestamp() + i / per_s) * 1000
+        late_ms.append(accepted[rid] - planned_ms)
+    late_ms.sort()
+    return {
+        "lateness_p50_ms": round(late_ms[len(late_ms) // 2]),
+        "lateness_p99_ms": round(late_ms[int(len(late_ms) * 0.99) - 1]),
+        "offered_per_s": per_s,
+    }
+
+
+def hold_ours(url: str, count: int) -> dict[str, float]:
+    env = env_for(url, f"h{secrets.token_hex(3)}:")
+    settings = settings_from(env)
+    client = redis.Redis.from_url(url)
+    base = used_memory(client)
+    register(settings, count, datetime.now(UTC) + timedelta(days=60), None)
+    workers = run_workers(env)
+    try:
+        time.sleep(6)
+        return {
+            "ours_redis_bytes_per_reminder": round((used_memory(client) - base) / count),
+            "ours_worker_rss_mb": round(tree_rss_kb(workers.pid) / 1024, 1),
+        }
+    finally:
+        workers.terminate()
+        workers.wait(timeout=60)
+
+
+_DELAY_WORKER = """
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+broker = RedisBroker(url=URL, namespace=NAMESPACE)
+dramatiq.set_broker(broker)
+@dramatiq.actor(queue_name="held", broker=broker)
+def remind(rid):
+    pass
+"""
+
+
+def hold_dramatiq_delay(url: str, count: int) -> dict[str, float]:
+    """The same reminders as Dramatiq delayed messages (at most 7 days ahead:
+    Dramatiq's Redis broker refuses longer delays, so 6 days here)."""
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+
+    namespace = f"delay{secrets.token_hex(3)}"
+    client = redis.Redis.from_url(url)
+    base = used_memory(client)
+    broker = RedisBroker(url=url, namespace=namespace)
+    actor: Any = dramatiq.Actor(
+        lambda rid: None, broker=broker, actor_name="remind", queue_name="held",
+        priority=0, options={},
+    )  # fmt: skip
+    delay_ms = 6 * 24 * 3600 * 1000
+    started = time.perf_counter()
+    for i in range(count):
+        actor.send_with_options(args=(f"{i:020d}-1",), delay=delay_ms)
+    add_rate = count / (time.perf_counter() - started)
+    module = ROOT / "bench" / "_delay_worker.py"
+    module.write_text(_DELAY_WORKER.replace("URL", repr(url)).replace("NAMESPACE", repr(namespace)))
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "bench._delay_worker:broker", "--processes", "2",
+             "--threads", "8", "--skip-logging"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(15)  # prefetching delayed messages into memory
+        rss = tree_rss_kb(proc.pid)
+        proc.terminate()
+        proc.wait(timeout=60)
+    finally:
+        module.unlink(missing_ok=True)
+    return {
+        "delay_redis_bytes_per_reminder": round((used_memory(client) - base) / count),
+        "delay_worker_rss_mb": round(rss / 1024, 1),
+        "delay_add_per_s": round(add_rate),
+    }
+
+
+def _noop() -> None:
+    """The job APScheduler would run."""
+
+
+def hold_apscheduler(url: str, count: int) -> dict[str, float]:
+    from apscheduler.jobstores.redis import RedisJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    client = redis.Redis.from_url(url)
+    base = used_memory(client)
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    prefix = f"aps{secrets.token_hex(3)}"
+    store = RedisJobStore(
+        host=host, port=int(port), jobs_key=f"{prefix}.jobs", run_times_key=f"{prefix}.times"
+    )
+    scheduler = BackgroundScheduler(jobstores={"default": store}, timezone=UTC)
+    scheduler.start(paused=True)
+    when = datetime.now(UTC) + timedelta(days=60)
+    started = time.perf_counter()
+    for i in range(count):
+        scheduler.add_job(_noop, "date", run_date=when + timedelta(seconds=i), id=f"r{i}")
+    rate = count / (time.perf_counter() - started)
+    memory = (used_memory(client) - base) / count
+    scheduler.shutdown(wait=False)
+    return {
+        "apscheduler_add_per_s": round(rate),
+        "apscheduler_redis_bytes_per_reminder": round(memory),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--release", type=int, default=100_000)
+    parser.add_argument("--dispatch", type=int, default=10_000)
+    parser.add_argument("--hold", type=int, default=100_000)
+    args = parser.parse_args()
+    with RedisServer() as server:
+        url = server.url
+        figures: dict[str, float] = {"release_per_s": round(release_rate(url, args.release))}
+        figures.update(dispatch_run(url, args.dispatch, None))
+        figures.update({f"paced_{k}": v for k, v in dispatch_run(url, 5000, 500.0).items()})
+        figures.update(hold_ours(url, args.hold))
+        figures.update(hold_dramatiq_delay(url, args.hold))
+        figures.update(hold_apscheduler(url, args.hold))
+    figures["worker_memory_ratio_delay_over_ours"] = round(
+        figures["delay_worker_rss_mb"] / figures["ours_worker_rss_mb"], 2
+    )
+    figures["redis_memory_ratio_delay_over_ours"] = round(
+        figures["delay_redis_bytes_per_reminder"] / figures["ours_redis_bytes_per_reminder"], 2
+    )
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
