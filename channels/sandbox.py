@@ -153,6 +153,14 @@ class SandboxChannel:
         self.clock = clock
 
     def send(self, message: Message) -> ProviderReceipt:
+        try:
+            return self._send(message)
+        except redis.RedisError:
+            # The sandbox keeps its books in Redis; while Redis is away it is
+            # a provider that cannot take the message.
+            raise TransientChannelError(PROVIDER, "503", "sandbox unavailable") from None
+
+    def _send(self, message: Message) -> ProviderReceipt:
         outcome = outcome_for(message)
         if outcome == "permanent":
             code = "21211" if message.channel == "sms" else "400"
@@ -170,7 +178,9 @@ class SandboxChannel:
         # count sends per reminder (exactly once, or not).
         pipe = self.client.pipeline(transaction=False)
         pipe.hincrby(sends_key(self.key_prefix), message.reminder_id, 1)
-        pipe.hsetnx(f"{self.key_prefix}sandbox:first_ms", message.reminder_id, time.time_ns() // 10**6)
+        pipe.hsetnx(
+            f"{self.key_prefix}sandbox:first_ms", message.reminder_id, time.time_ns() // 10**6
+        )
         pipe.execute()
         if outcome == "undelivered":
             code = "30005" if message.channel == "sms" else "bounce"

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     lease_s: int = Field(default=60, ge=5)
     """How long a claimed batch may take to be enqueued before the reaper
     returns it to the schedule."""
+    redelivery_s: int = Field(default=600, ge=5)
+    """A released reminder no worker has handled after this long (its message
+    lost) is released again."""
     no_receipt_after_s: int = Field(default=72 * 3600, ge=60)
     """A sent reminder with no receipt after this long becomes ``no_receipt``."""
     retry_base_s: float = Field(default=60.0, gt=0)

@@ -109,6 +109,7 @@ def build_worker(
     clock = clock or SystemClock()
     client = client or redis_client(settings)
     service = connect(settings, client=client, clock=clock)
+    keys = Keys(settings.key_prefix)
     recorder = OutcomeRecorder(Transitions(service.store, clock))
     text = composer(settings)
     channels = build_channels(settings, clock=clock, client=client, outcomes=recorder.record)
@@ -124,6 +125,7 @@ def build_worker(
         ),
         retry=RetryPolicy(base_s=settings.retry_base_s, max_attempts=settings.retry_max_attempts),
         no_receipt_after_s=settings.no_receipt_after_s,
+        handled=lambda member: client.zrem(keys.lease, member),
     )
     broker = broker or build_broker(settings)
 
@@ -156,4 +158,5 @@ def build_scheduler(
         batch=settings.scheduler_batch,
         lease_s=settings.lease_s,
         poll_s=settings.scheduler_poll_s,
+        redelivery_s=settings.redelivery_s,
     )

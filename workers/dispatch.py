@@ -73,6 +73,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         no_receipt_after_s: int = 72 * 3600,
         rng: random.Random | None = None,
+        handled: Callable[[str], object] | None = None,
     ) -> None:
         self.store = store
         self.vault = vault
@@ -85,12 +86,21 @@ class Dispatcher:
         self.retry = retry or RetryPolicy()
         self.no_receipt_after_s = no_receipt_after_s
         self.rng = rng or random.Random()
+        self.handled = handled
+        """Called with each member once handled: releases its redelivery lease."""
 
     def _apply(self, rid: str, change: Change, loaded: DeadlineRecord | None) -> Applied | None:
         return _patiently(lambda: self.transitions.apply(rid, change, loaded=loaded))
 
     def dispatch(self, member: str) -> str:
         """Handle one schedule member; returns what happened (for logs and tests)."""
+        outcome = self._dispatch(member)
+        if self.handled is not None:
+            done = self.handled
+            _patiently(lambda: done(member))
+        return outcome
+
+    def _dispatch(self, member: str) -> str:
         rid, is_receipt_check = parse_member(member)
         if is_receipt_check:
             applied = self._apply(rid, check_receipt, None)

@@ -7,12 +7,18 @@ One step:
    claim the same member;
 2. enqueue: one Dramatiq message per member (payload: the member only), all
    in one pipeline through the broker's own enqueue script;
-3. clear: remove the members from the lease set.
+3. hand over: the members' leases are extended to ``redelivery_s``; the
+   dispatcher removes a member from the lease set once it has handled it.
 
 A scheduler that dies between 1 and 3 leaves its members in the lease set;
 the reaper (every scheduler runs it) puts expired leases back in the schedule,
-due now. A crash after 2 and before 3 therefore enqueues a member twice; the
-dispatcher's state machine makes the second one a no-op.
+due now. So does a Dramatiq message lost on the way (a worker that loses
+Redis while holding prefetched messages keeps them in its own unacknowledged
+set, which Dramatiq only requeues once that worker is dead): the member is
+released again after ``redelivery_s``. Either way a member may be enqueued
+twice; the dispatcher's state machine makes the second one a no-op.
+(The design asked the scheduler to clear the lease after enqueueing; the
+restart test lost a reminder that way, so the worker clears it instead.)
 
 Dramatiq's ``delay`` is never used to hold a reminder: Dramatiq only sees work
 that is due.
@@ -90,6 +96,7 @@ class Scheduler:
         batch: int = 1000,
         lease_s: int = 60,
         poll_s: float = 1.0,
+        redelivery_s: int = 600,
     ) -> None:
         self.client = client
         self.keys = keys
@@ -98,6 +105,7 @@ class Scheduler:
         self.batch = batch
         self.lease_s = lease_s
         self.poll_s = poll_s
+        self.redelivery_s = redelivery_s
         self.stopping = threading.Event()
         self._claim_sha = hashlib.sha1(_CLAIM.encode(), usedforsecurity=False).hexdigest()
         self._reap_sha = hashlib.sha1(_REAP.encode(), usedforsecurity=False).hexdigest()
@@ -136,8 +144,12 @@ class Scheduler:
             self.broker.emit_after("enqueue", message, None)
 
     def clear(self, members: Sequence[str]) -> None:
+        """Hand the members over to the workers: the scheduler's short lease
+        becomes the redelivery lease, which the dispatcher removes when it
+        has handled the member."""
         if members:
-            self.client.zrem(self.keys.lease, *members)
+            until = int(self.clock.now().timestamp()) + self.redelivery_s
+            self.client.zadd(self.keys.lease, dict.fromkeys(members, until), xx=True)
 
     def reap(self) -> int:
         """Return expired leases to the schedule; how many."""

@@ -207,3 +207,25 @@ def test_stale_schedule_entries_of_replanned_reminders_send_nothing(
     assert state(service) == [("email", "planned", "")]
     assert redis_client.zscore(key, stale) is None
     assert redis_client.zscore(key, rid) == planned_at
+
+
+def test_a_lost_dramatiq_message_is_released_again_after_the_redelivery_lease(
+    rig: Rig, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    [rid] = register(service, channels=["email"], offsets=["7d"])
+    clock.set(datetime(2026, 12, 8, 22, 1, tzinfo=UTC))
+    rig.runner.pause()
+    members = rig.scheduler.claim()
+    rig.scheduler.enqueue(members)
+    rig.scheduler.clear(members)
+    rig.worker.broker.flush_all()  # the message is lost on the way
+    rig.runner.resume()
+    assert redis_client.zscore(rig.scheduler.keys.lease, rid) is not None
+
+    clock.advance(timedelta(seconds=rig.settings.redelivery_s + 1))
+    assert rig.scheduler.reap() == 1
+    rig.run_due()
+
+    assert state(service) == [("email", "delivered", "")]
+    assert rig.sends() == {rid: 1}
+    assert redis_client.zcard(rig.scheduler.keys.lease) == 0

@@ -49,6 +49,7 @@ class System:
             "REMINDERS_SANDBOX_RECEIPT_DELAY_S": "0.05",
             "REMINDERS_SCHEDULER_POLL_S": "0.2",
             "REMINDERS_LEASE_S": "5",
+            "REMINDERS_REDELIVERY_S": "10",
             "REMINDERS_WORKER_HEARTBEAT_TIMEOUT_S": "3",
         }
         values: dict[str, Any] = {
@@ -59,14 +60,16 @@ class System:
         self.client = redis.Redis.from_url(server.url)
 
     def spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{len(self.procs)}-{args[0]}.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "reminders", *args],
             cwd=ROOT,
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        log.close()
         self.procs.append(proc)
         return proc
 
@@ -211,7 +214,7 @@ def test_killing_workers_and_schedulers_loses_nothing_and_sends_nothing_twice(
     assert len(sends) >= counts.get("delivered", 0) + counts.get("sent", 0)
 
 
-def test_workers_and_schedulers_ride_out_a_redis_restart(system: System, tmp_path: Path) -> None:
+def test_workers_and_schedulers_ride_out_a_redis_restart(system: System) -> None:
     refs = system.register(1_000, spread_s=8)
     system.scheduler()
     system.worker()
