@@ -9,7 +9,7 @@ agency gave only one; the agency's display name falls back to its slug.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from reminders.keys import deadline_tag, reminder_id
@@ -20,7 +20,7 @@ from reminders.vault import Contact
 
 from .base import Attachment, Message
 from .calendar import Invite, build_invite, invite_uid
-from .templates import ReminderContent, Renderer
+from .templates import ReminderContent, RenderedEmail, Renderer
 
 
 class NoAddress(Exception):
@@ -80,19 +80,7 @@ class Composer:
         if not contact.email:
             raise NoAddress(reminder.channel)
         if reminder.channel == "email":
-            email = self.renderer.email(content)
-            return Message(
-                reminder_id=content.reminder_id,
-                channel="email",
-                to=contact.email,
-                locale=record.locale,
-                text=email.text,
-                subject=email.subject,
-                html=email.html,
-                reply_to=policy.reply_to,
-                sender_name=content.agency_name,
-                unsubscribe_url=content.optout_url,
-            )
+            return _email(content, self.renderer.email(content), contact.email, policy)
         cancel = reminder.kind == "invite_cancel"
         email = self.renderer.withdrawn(content) if cancel else self.renderer.email(content)
         ics = build_invite(
@@ -115,20 +103,27 @@ class Composer:
                 url=record.action_url,
             )
         )
-        return Message(
-            reminder_id=content.reminder_id,
+        return replace(
+            _email(content, email, contact.email, policy),
             channel="calendar",
-            to=contact.email,
-            locale=record.locale,
-            text=email.text,
-            subject=email.subject,
-            html=email.html,
-            reply_to=policy.reply_to,
-            sender_name=content.agency_name,
-            unsubscribe_url=content.optout_url,
             attachments=(Attachment("invite.ics", "application/ics", ics),),
             calendar=ics,
         )
+
+
+def _email(content: ReminderContent, email: RenderedEmail, to: str, policy: Policy) -> Message:
+    return Message(
+        reminder_id=content.reminder_id,
+        channel="email",
+        to=to,
+        locale=content.locale,
+        text=email.text,
+        subject=email.subject,
+        html=email.html,
+        reply_to=policy.reply_to,
+        sender_name=content.agency_name,
+        unsubscribe_url=content.optout_url,
+    )
 
 
 def agency_name(record: DeadlineRecord, policy: Policy) -> str:

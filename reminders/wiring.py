@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
 
+def redis_client(settings: Settings) -> redis.Redis:
+    """A Redis client for ``settings.redis_url`` with the timeouts every
+    process uses."""
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        retry_on_timeout=True,
+    )
+
+
 def connect(
     settings: Settings | None = None,
     *,
@@ -46,13 +58,7 @@ def connect(
         raise ConfigurationError("REMINDERS_HASH_KEY is not set; run `reminders keygen` for one")
     vault = ContactVault(settings.encryption_key_list(), settings.hash_key.get_secret_value())
     if client is None:
-        client = redis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            health_check_interval=30,
-            retry_on_timeout=True,
-        )
+        client = redis_client(settings)
     store = RedisStore(client, Keys(settings.key_prefix), audit_maxlen=settings.audit_maxlen)
     return ReminderService(
         store=store,

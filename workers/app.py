@@ -27,7 +27,7 @@ from reminders.links import Links
 from reminders.outcomes import OutcomeRecorder
 from reminders.sending import RetryPolicy
 from reminders.transitions import Transitions
-from reminders.wiring import connect
+from reminders.wiring import connect, redis_client
 
 from .broker import ACTOR, QUEUE, build_broker
 from .dispatch import Dispatcher
@@ -59,16 +59,6 @@ class Worker:
     def close(self) -> None:
         self.channels.close()
         self.broker.close()
-
-
-def redis_client(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.redis_url,
-        socket_timeout=10,
-        socket_connect_timeout=5,
-        health_check_interval=30,
-        retry_on_timeout=True,
-    )
 
 
 def composer(settings: Settings) -> Composer:
