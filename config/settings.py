@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     worker_metrics: bool = False
     """Dramatiq's Prometheus middleware (port ``dramatiq_prom_port``, 9191)."""
 
+    web_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    """Largest request body the web app reads (SendGrid batches stay far below)."""
+    sendgrid_webhook_tolerance_s: int = Field(default=600, ge=10)
+    """A SendGrid event batch signed longer ago than this is refused (replay)."""
+    webhook_dedup_s: int = Field(default=7 * 86400, ge=60)
+    """How long SendGrid event ids are remembered to drop duplicate copies."""
+    last_sms_ttl_s: int = Field(default=90 * 86400, ge=3600)
+    """How long a number's latest reminder is remembered for SNOOZE replies."""
+
     coverage_target: float = Field(default=0.60, gt=0.0, le=1.0)
     policy_file: Path | None = None
     audit_maxlen: int = Field(default=1_000_000, ge=1_000)

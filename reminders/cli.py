@@ -220,6 +220,42 @@ def scheduler() -> None:
 
 
 @app.command()
+def web(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips.")
+    ] = True,
+) -> None:
+    """Serve the webhooks, citizens' links, the dashboard and /metrics.
+
+    Signatures are checked against REMINDERS_PUBLIC_URL, the address the
+    providers see, whatever proxy sits in front.
+    """
+    import uvicorn
+
+    from config.settings import Settings
+    from web.entry import app_from_env
+
+    try:
+        app_from_env()  # fail here, with a clear message, on missing settings
+    except ConfigurationError as err:
+        raise _fail(str(err)) from None
+    console.print(f"serving on http://{host}:{port}  (public URL {Settings().public_url})")
+    uvicorn.run(
+        "web.entry:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@app.command()
 def demo(
     deadlines: Annotated[int, typer.Option(min=1, max=100_000)] = 300,
     seed: Annotated[int, typer.Option()] = 7,

@@ -62,3 +62,11 @@ class Keys:
     def optout(self, channel: str) -> str:
         """Set of keyed hashes of opted-out addresses for ``channel``."""
         return f"{self.prefix}optout:{channel}"
+
+    def last_sms(self, phone_hash: str) -> str:
+        """String: the reminder id of the latest SMS sent to a number (by hash)."""
+        return f"{self.prefix}lastsms:{phone_hash}"
+
+    def once(self, name: str) -> str:
+        """String: marks something done once (a webhook event id, a used link)."""
+        return f"{self.prefix}once:{name}"

@@ -23,7 +23,7 @@ from .keys import split_reminder_id
 
 Action = Literal["snooze", "stop"]
 ACTIONS: tuple[Action, ...] = ("snooze", "stop")
-PATHS: dict[Action, str] = {"snooze": "/r/snooze/", "stop": "/r/stop/"}
+PATHS: dict[Action, str] = {"snooze": "/snooze/", "stop": "/stop/"}
 STOP_LINK_TTL = timedelta(days=400)
 """Unsubscribe links must keep working long after the email (RFC 8058)."""
 

@@ -17,9 +17,12 @@ from typing import Literal
 from .record import DeadlineRecord, ReminderRecord
 from .transitions import Applied, Effect, Transitions
 
-ReportStatus = Literal["delivered", "undelivered"]
+ReportStatus = Literal["accepted", "delivered", "undelivered"]
 
 ACCEPTS: dict[str, frozenset[str]] = {
+    # The provider took it (Twilio "sent", SendGrid "processed"): this closes
+    # the window where a worker died before recording its own send.
+    "accepted": frozenset({"sending"}),
     # A receipt after the no-receipt timeout still counts: the citizen got it.
     "delivered": frozenset({"sending", "sent", "no_receipt"}),
     "undelivered": frozenset({"sending", "sent", "no_receipt"}),
@@ -51,6 +54,12 @@ class OutcomeRecorder:
         def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
             if reminder.state not in ACCEPTS[report.status]:
                 return None
+            if reminder.provider_id and report.provider_id != reminder.provider_id:
+                return None  # about an earlier attempt's message, not this one
+            if report.status == "accepted":
+                reminder.state = "sent"
+                reminder.provider_id = report.provider_id
+                return Effect("sent", f"provider:{report.provider}", f"{reminder.seq} receipt")
             reminder.state = report.status
             if not reminder.provider_id:
                 reminder.provider_id = report.provider_id

@@ -466,16 +466,18 @@ class ReminderService:
         return self._set_opt_out(channel, address, out=False)
 
     def is_opted_out(self, channel: str, address: str) -> bool:
-        return self.store.is_opted_out(channel, self._address_hash(channel, address))
+        return self.store.is_opted_out(channel, self.address_hash(channel, address))
 
     def _set_opt_out(self, channel: str, address: str, *, out: bool) -> bool:
-        digest = self._address_hash(channel, address)
+        digest = self.address_hash(channel, address)
         event = AuditEvent("opted_out" if out else "opted_in", "", f"citizen:{channel}")
         return self.store.set_opt_out(
             channel, digest, out=out, event=event, at=_epoch(self.clock.now())
         )
 
-    def _address_hash(self, channel: str, address: str) -> str:
+    def address_hash(self, channel: str, address: str) -> str:
+        """The keyed hash an address is known by (opt-out lists, reply lookups);
+        InvalidRequest when the address is not a valid phone number or email."""
         if channel not in OPT_OUT_CHANNELS:
             raise InvalidRequest("channel", "must be sms or email")
         try:

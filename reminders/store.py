@@ -181,6 +181,26 @@ class RedisStore:
     def is_opted_out(self, channel: str, address_hash: str) -> bool:
         return bool(self.client.sismember(self.keys.optout(channel), address_hash))
 
+    def note_last_sms(self, phone_hash: str, rid: str, ttl_s: int) -> None:
+        """Remember ``rid`` as the latest SMS to a number, for SNOOZE replies."""
+        if phone_hash:
+            self.client.set(self.keys.last_sms(phone_hash), rid, ex=ttl_s)
+
+    def last_sms(self, phone_hash: str) -> str | None:
+        raw = self.client.get(self.keys.last_sms(phone_hash))
+        return None if raw is None else _text(raw)
+
+    def claim_once(self, name: str, ttl_s: int) -> bool:
+        """True the first time ``name`` is claimed within ``ttl_s`` seconds."""
+        return bool(self.client.set(self.keys.once(name), b"1", nx=True, ex=max(ttl_s, 1)))
+
+    def was_claimed(self, name: str) -> bool:
+        return bool(self.client.exists(self.keys.once(name)))
+
+    def release_once(self, name: str) -> None:
+        """Forget a claim whose work failed, so a retry can do it."""
+        self.client.delete(self.keys.once(name))
+
 
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw

@@ -9,6 +9,7 @@ import redis
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError
 from .keys import Keys
+from .links import Links
 from .policy import PolicyBook
 from .service import ReminderService
 from .store import RedisStore
@@ -28,6 +29,16 @@ def redis_client(settings: Settings) -> redis.Redis:
         health_check_interval=30,
         retry_on_timeout=True,
     )
+
+
+def signed_links(settings: Settings) -> Links:
+    """The signer of the snooze and stop links in messages."""
+    if settings.signing_key is None:
+        raise ConfigurationError(
+            "REMINDERS_SIGNING_KEY is not set; messages carry signed links "
+            "(run `reminders keygen` for one)"
+        )
+    return Links(settings.public_url, settings.signing_key.get_secret_value())
 
 
 def connect(

@@ -21,13 +21,11 @@ from channels.compose import Composer
 from channels.providers import ChannelSet, build_channels
 from channels.templates import Renderer
 from reminders.clock import Clock, SystemClock
-from reminders.errors import ConfigurationError
 from reminders.keys import Keys
-from reminders.links import Links
 from reminders.outcomes import OutcomeRecorder
 from reminders.sending import RetryPolicy
 from reminders.transitions import Transitions
-from reminders.wiring import connect, redis_client
+from reminders.wiring import connect, redis_client, signed_links
 
 from .broker import ACTOR, QUEUE, build_broker
 from .dispatch import Dispatcher
@@ -62,15 +60,10 @@ class Worker:
 
 
 def composer(settings: Settings) -> Composer:
-    if settings.signing_key is None:
-        raise ConfigurationError(
-            "REMINDERS_SIGNING_KEY is not set; messages carry signed links "
-            "(run `reminders keygen` for one)"
-        )
     host = urlsplit(settings.public_url).hostname or "localhost"
     return Composer(
         renderer=Renderer(),
-        links=Links(settings.public_url, settings.signing_key.get_secret_value()),
+        links=signed_links(settings),
         organizer_email=settings.email_from or f"rappels@{host}",
         calendar_domain=host,
     )
@@ -115,6 +108,7 @@ def build_worker(
         ),
         retry=RetryPolicy(base_s=settings.retry_base_s, max_attempts=settings.retry_max_attempts),
         no_receipt_after_s=settings.no_receipt_after_s,
+        last_sms_ttl_s=settings.last_sms_ttl_s,
         handled=lambda member: client.zrem(keys.lease, member),
     )
     broker = broker or build_broker(settings)

@@ -74,6 +74,7 @@ class Dispatcher:
         no_receipt_after_s: int = 72 * 3600,
         rng: random.Random | None = None,
         handled: Callable[[str], object] | None = None,
+        last_sms_ttl_s: int = 90 * 86400,
     ) -> None:
         self.store = store
         self.vault = vault
@@ -87,6 +88,7 @@ class Dispatcher:
         self.no_receipt_after_s = no_receipt_after_s
         self.rng = rng or random.Random()
         self.handled = handled
+        self.last_sms_ttl_s = last_sms_ttl_s
         """Called with each member once handled: releases its redelivery lease."""
 
     def _apply(self, rid: str, change: Change, loaded: DeadlineRecord | None) -> Applied | None:
@@ -158,6 +160,10 @@ class Dispatcher:
         change = record_sent(receipt.provider, receipt.provider_id, self.no_receipt_after_s)
         # The provider has it: this record must land, so wait out a Redis restart.
         self._apply(rid, change, lease.record)
+        if reminder.channel == "sms":
+            # So a "SNOOZE 2" reply from this number finds this reminder.
+            ttl = self.last_sms_ttl_s
+            _patiently(lambda: self.store.note_last_sms(record.phone_hash, rid, ttl))
         return "sent"
 
 

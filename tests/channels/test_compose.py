@@ -80,7 +80,7 @@ def test_an_email_carries_signed_snooze_and_stop_links_and_the_agency_name(
     token = message.unsubscribe_url.rsplit("/", 1)[1]
     claim = composer.links.verify(token, now=clock.now(), action="stop")
     assert claim.reminder_id == message.reminder_id
-    assert "/r/snooze/" in message.text and "/r/snooze/" in message.html
+    assert "/snooze/" in message.text and "/snooze/" in message.html
     assert "https://example.gouv.qc.ca/renew" in message.html
 
 

@@ -31,7 +31,7 @@ def email(**overrides: object) -> Message:
         "html": "<p>Bonjour,</p>",
         "reply_to": "aide@saaq.example.ca",
         "sender_name": "SAAQ",
-        "unsubscribe_url": "https://rappels.example.ca/r/stop/tok",
+        "unsubscribe_url": "https://rappels.example.ca/stop/tok",
     }
     values.update(overrides)
     return Message(**values)  # type: ignore[arg-type]
@@ -71,7 +71,7 @@ def test_send_posts_the_mail_send_request_with_both_parts_and_the_reminder_id(
         ],
         "reply_to": {"email": "aide@saaq.example.ca"},
         "headers": {
-            "List-Unsubscribe": "<https://rappels.example.ca/r/stop/tok>",
+            "List-Unsubscribe": "<https://rappels.example.ca/stop/tok>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
         "custom_args": {"reminder_id": RID},

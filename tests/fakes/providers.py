@@ -273,19 +273,24 @@ class FakeSendGrid(_FakeServer):
             self.sent[message_id] = body
         return 202, {"X-Message-Id": message_id}, b""
 
-    def events(self, url: str, events: list[dict[str, Any]]) -> requests.Response:
+    def events(
+        self, url: str, events: list[dict[str, Any]], *, signed_at: float | None = None
+    ) -> requests.Response:
         """POST an event batch to ``url``, signed as SendGrid does."""
-        payload = json.dumps(events)
-        timestamp = str(int(time.time()))
+        payload = json.dumps(events).encode()
+        return requests.post(url, data=payload, headers=self.sign(payload, signed_at), timeout=10)
+
+    def sign(self, payload: bytes, signed_at: float | None = None) -> dict[str, str]:
+        """The headers SendGrid puts on a batch: ECDSA over timestamp + body."""
+        timestamp = str(int(time.time() if signed_at is None else signed_at))
         signature = self._signing_key.sign(
-            (timestamp + payload).encode(), ec.ECDSA(hashes.SHA256())
+            timestamp.encode() + payload, ec.ECDSA(hashes.SHA256())
         )
-        headers = {
+        return {
             "Content-Type": "application/json",
             "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
             "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
         }
-        return requests.post(url, data=payload.encode(), headers=headers, timeout=10)
 
     def event(self, message_id: str, event: str, **extra: Any) -> dict[str, Any]:
         """One event about a sent message, with its custom_args as SendGrid adds them."""

@@ -19,7 +19,7 @@ def links() -> Links:
 
 def test_a_link_verifies_back_to_its_action_and_reminder(links: Links) -> None:
     url = links.url("snooze", RID, NOW + timedelta(days=3))
-    assert url.startswith("https://rappels.example.ca/r/snooze/")
+    assert url.startswith("https://rappels.example.ca/snooze/")
 
     claim = links.verify(url.rsplit("/", 1)[1], now=NOW, action="snooze")
 

@@ -1,0 +1,246 @@
+"""The snooze and stop links in citizens' messages.
+
+``GET`` only shows a confirmation page and changes nothing: mail scanners
+open every link in a message. ``POST`` acts. A link is signed and expires
+(:mod:`reminders.links`); a snooze link works once. The stop link also takes
+RFC 8058 one-click unsubscribes (``List-Unsubscribe=One-Click``), and opting
+out twice is not an error. No path leads to a 500: every failure has a page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from channels.templates import format_due
+from reminders.errors import DeadlineClosed, InvalidRequest, ReminderNotFound, SnoozeTooLate
+from reminders.keys import split_reminder_id
+from reminders.links import Action, BadLink, LinkClaim
+from reminders.record import DeadlineRecord, ReminderRecord
+
+from .context import WebContext
+from .forms import parse_form
+from .pages import Pages, Text
+
+log = logging.getLogger(__name__)
+
+SNOOZE_CHOICES = (1, 2, 3, 7)
+MAX_TOKEN = 256
+
+
+def router(ctx: WebContext) -> APIRouter:
+    routes = APIRouter()
+    pages = Pages()
+
+    async def run(call: Callable[[], Response]) -> Response:
+        return await run_in_threadpool(call)
+
+    @routes.get("/snooze/{token}")
+    async def snooze_page(token: str) -> Response:
+        return await run(lambda: _snooze_page(ctx, pages, token))
+
+    @routes.post("/snooze/{token}")
+    async def snooze(token: str, request: Request) -> Response:
+        form = parse_form(await request.body(), max_fields=8, max_value=64)
+        return await run(lambda: _snooze(ctx, pages, token, form.get("days", "")))
+
+    @routes.get("/stop/{token}")
+    async def stop_page(token: str) -> Response:
+        return await run(lambda: _stop_page(ctx, pages, token))
+
+    @routes.post("/stop/{token}")
+    async def stop(token: str, request: Request) -> Response:
+        parse_form(await request.body(), max_fields=8, max_value=64)  # one-click or button
+        return await run(lambda: _stop(ctx, pages, token))
+
+    return routes
+
+
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _claim(
+    ctx: WebContext, pages: Pages, token: str, action: Action
+) -> tuple[LinkClaim, DeadlineRecord, ReminderRecord]:
+    if len(token) > MAX_TOKEN:
+        raise _Refused(pages.problem(400, "Ce lien est invalide.", "This link is not valid."))
+    try:
+        claim = ctx.links.verify(token, now=ctx.service.clock.now(), action=action)
+    except BadLink as err:
+        ctx.metrics.links.labels(action, "bad").inc()
+        if "expired" in str(err):
+            raise _Refused(
+                pages.problem(410, "Ce lien a expiré.", "This link has expired.")
+            ) from None
+        raise _Refused(
+            pages.problem(400, "Ce lien est invalide.", "This link is not valid.")
+        ) from None
+    parts = split_reminder_id(claim.reminder_id)
+    record = None if parts is None else ctx.service.store.load(parts[0])
+    reminder = None if record is None or parts is None else record.reminder(parts[1])
+    if record is None or reminder is None:
+        raise _Refused(
+            pages.problem(404, "Ce rappel n'existe plus.", "This reminder no longer exists.")
+        )
+    return claim, record, reminder
+
+
+def _heading(record: DeadlineRecord, lang: str) -> list[str]:
+    title = record.title.get(lang) or next(iter(record.title.values()))
+    due = _when(record.due, record, lang, all_day=record.all_day)
+    word = "Échéance" if lang == "fr" else "Due"
+    return [title, f"{word} : {due}" if lang == "fr" else f"{word}: {due}"]
+
+
+def _choices(ctx: WebContext, record: DeadlineRecord, reminder: ReminderRecord) -> list[int]:
+    now = ctx.service.clock.now()
+    base = max(_utc(reminder.send_at), now) if reminder.state == "planned" else now
+    latest = _utc(record.due) - timedelta(minutes=1)
+    return [d for d in SNOOZE_CHOICES if base + timedelta(days=d) < latest]
+
+
+def _used_name(token: str) -> str:
+    return "link:" + token.rsplit(".", 1)[-1]
+
+
+def _snooze_page(ctx: WebContext, pages: Pages, token: str) -> Response:
+    try:
+        _, record, reminder = _claim(ctx, pages, token, "snooze")
+    except _Refused as refused:
+        return refused.response
+    if record.status != "active":
+        return _closed(pages)
+    if ctx.service.store.was_claimed(_used_name(token)):
+        return _used(pages)
+    days = _choices(ctx, record, reminder)
+    if not days:
+        return pages.render(
+            Text("Trop tard pour reporter", [*_heading(record, "fr"), "L'échéance est proche."]),
+            Text("Too late to snooze", [*_heading(record, "en"), "The deadline is too close."]),
+            status=409,
+        )
+    labels = [(d, {"fr": _days(d, "jour", "Dans"), "en": _days(d, "day", "In")}) for d in days]
+    return pages.render(
+        Text("Me le rappeler plus tard", _heading(record, "fr")),
+        Text("Remind me later", _heading(record, "en")),
+        choices=labels,
+    )
+
+
+def _snooze(ctx: WebContext, pages: Pages, token: str, days_text: str) -> Response:
+    try:
+        claim, record, _ = _claim(ctx, pages, token, "snooze")
+    except _Refused as refused:
+        return refused.response
+    if not days_text.isdigit() or not 1 <= int(days_text) <= 60:
+        return pages.problem(
+            400, "Choisissez un nombre de jours entre 1 et 60.", "Choose from 1 to 60 days."
+        )
+    store = ctx.service.store
+    ttl = int((claim.expires - ctx.service.clock.now()).total_seconds()) + 60
+    name = _used_name(token)
+    if not store.claim_once(name, ttl):
+        ctx.metrics.links.labels("snooze", "reused").inc()
+        return _used(pages)
+    try:
+        view = ctx.service.snooze(claim.reminder_id, by=timedelta(days=int(days_text)))
+    except SnoozeTooLate:
+        store.release_once(name)
+        ctx.metrics.links.labels("snooze", "too_late").inc()
+        return pages.render(
+            Text("Trop tard", [*_heading(record, "fr"), "Choisissez moins de jours."]),
+            Text("Too late for that", [*_heading(record, "en"), "Choose a shorter delay."]),
+            status=409,
+        )
+    except DeadlineClosed:
+        return _closed(pages)
+    except (ReminderNotFound, InvalidRequest):
+        store.release_once(name)
+        return pages.problem(
+            409, "Ce rappel ne peut pas être reporté.", "This reminder cannot be snoozed."
+        )
+    except Exception:
+        store.release_once(name)
+        raise
+    ctx.metrics.links.labels("snooze", "done").inc()
+    at = int(view.send_at.timestamp())
+    return pages.render(
+        Text("C'est noté", [*_heading(record, "fr"), f"Nouvel envoi : {_when(at, record, 'fr')}"]),
+        Text("Done", [*_heading(record, "en"), f"New reminder: {_when(at, record, 'en')}"]),
+    )
+
+
+def _channel_of(reminder: ReminderRecord) -> str:
+    return "sms" if reminder.channel == "sms" else "email"
+
+
+def _stop_page(ctx: WebContext, pages: Pages, token: str) -> Response:
+    try:
+        _, _record, reminder = _claim(ctx, pages, token, "stop")
+    except _Refused as refused:
+        return refused.response
+    by_fr, by_en = ("texto", "text") if _channel_of(reminder) == "sms" else ("courriel", "email")
+    return pages.render(
+        Text("Ne plus recevoir ces rappels", [f"Les rappels par {by_fr} cesseront."]),
+        Text("Stop these reminders", [f"Reminders by {by_en} will stop for this address."]),
+        confirm={"fr": "Me désabonner", "en": "Unsubscribe me"},
+    )
+
+
+def _stop(ctx: WebContext, pages: Pages, token: str) -> Response:
+    try:
+        _, record, reminder = _claim(ctx, pages, token, "stop")
+    except _Refused as refused:
+        return refused.response
+    channel = _channel_of(reminder)
+    contact = ctx.service.vault.open(record.contact)
+    address = contact.phone if channel == "sms" else contact.email
+    if not address:
+        return pages.problem(
+            410, "Cette adresse n'est plus au dossier.", "This address is no longer on file."
+        )
+    changed = ctx.service.opt_out(channel, address)
+    ctx.metrics.links.labels("stop", "done" if changed else "reused").inc()
+    if not changed:
+        return pages.render(
+            Text("Déjà désabonné", ["Vous ne recevez déjà plus ces rappels."]),
+            Text("Already unsubscribed", ["You already no longer get these reminders."]),
+        )
+    return pages.render(
+        Text("Désabonnement fait", ["Vous ne recevrez plus ces rappels à cette adresse."]),
+        Text("You are unsubscribed", ["You will no longer get these reminders at this address."]),
+    )
+
+
+def _closed(pages: Pages) -> Response:
+    return pages.render(
+        Text("Plus rien à faire", ["Ce dossier est terminé ou a été retiré : plus de rappels."]),
+        Text("Nothing left to do", ["This matter is closed or was withdrawn: no more reminders."]),
+        status=410,
+    )
+
+
+def _used(pages: Pages) -> Response:
+    return pages.render(
+        Text("Lien déjà utilisé", ["Ce lien de report a déjà servi."]),
+        Text("Link already used", ["This snooze link has already been used."]),
+        status=409,
+    )
+
+
+def _days(count: int, word: str, prefix: str) -> str:
+    return f"{prefix} {count} {word}{'s' if count > 1 else ''}"
+
+
+def _when(epoch: int, record: DeadlineRecord, lang: str, *, all_day: bool = False) -> str:
+    return format_due(_utc(epoch), all_day=all_day, timezone=record.timezone, locale=lang)
+
+
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
