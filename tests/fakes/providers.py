@@ -283,9 +283,7 @@ class FakeSendGrid(_FakeServer):
     def sign(self, payload: bytes, signed_at: float | None = None) -> dict[str, str]:
         """The headers SendGrid puts on a batch: ECDSA over timestamp + body."""
         timestamp = str(int(time.time() if signed_at is None else signed_at))
-        signature = self._signing_key.sign(
-            timestamp.encode() + payload, ec.ECDSA(hashes.SHA256())
-        )
+        signature = self._signing_key.sign(timestamp.encode() + payload, ec.ECDSA(hashes.SHA256()))
         return {
             "Content-Type": "application/json",
             "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),

@@ -26,7 +26,7 @@ from config.settings import Settings
 from reminders import Deadline, ManualClock, ReminderService, connect
 from tests.conftest import deadline_data
 from tests.fakes.providers import FakeSendGrid, FakeTwilio
-from tests.workers.conftest import Rig, make_rig, rig  # noqa: F401  (fixtures)
+from tests.workers.conftest import Rig, make_rig  # noqa: F401  (a fixture)
 from web import create_app
 
 
@@ -155,3 +155,11 @@ def send_first(rig: Rig, service: ReminderService, clock: ManualClock, **overrid
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
