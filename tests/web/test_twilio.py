@@ -74,9 +74,7 @@ def test_a_sent_callback_records_a_send_the_worker_did_not(web: Web, clock: Manu
     assert state(web.service)[0] == ("sms", "delivered", "")
 
 
-@pytest.mark.parametrize(
-    "query", ["", "?r=", "?r=nothing-here", "?r=0123456789abcdef0123-9"]
-)
+@pytest.mark.parametrize("query", ["", "?r=", "?r=nothing-here", "?r=0123456789abcdef0123-9"])
 def test_an_unknown_message_is_acknowledged_and_changes_nothing(web: Web, query: str) -> None:
     register(web.service, channels=["sms"])
     before = web.service.get("saaq", "permit-2026-00042")

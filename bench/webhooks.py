@@ -1,0 +1,193 @@
+"""Webhook benchmark: a burst of Twilio status callbacks into `reminders web`.
+
+    python -m bench.webhooks [--reminders 5000] [--concurrency 8]
+
+Starts its own redis-server and the web app under uvicorn in its own process
+(as `reminders web` runs it), registers ``--reminders`` deadlines whose SMS
+reminder is marked sent, then a second process posts four signed callbacks
+per reminder (queued, sent, delivered, and a duplicate delivered), in a
+shuffled order so some arrive out of order. Prints requests/s and p50/p99
+latency, and checks that every reminder ended delivered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.fernet import Fernet
+
+from config.settings import Settings
+from reminders import ReminderService, connect
+from reminders.keys import reminder_id
+from reminders.redis_server import RedisServer
+from reminders.store import Write
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sent_reminders(service: ReminderService, count: int) -> list[tuple[str, str]]:
+    """Register ``count`` SMS deadlines and mark each one's first reminder as
+    sent with a message SID, as a worker would; returns (reminder id, SID)."""
+    due = service.clock.now() + timedelta(days=30)
+    items = [
+        {
+            "agency": "bench",
+            "ref": f"hook-{n}",
+            "due": due.isoformat(),
+            "title": {"fr": "Renouveler", "en": "Renew"},
+            "citizen": {"phone": f"+1514555{n % 10_000:04d}", "locale": "fr"},
+            "channels": ["sms"],
+            "offsets": ["7d"],
+        }
+        for n in range(count)
+    ]
+    results = service.register_many(items)
+    refused = [r for r in results if not r.ok]
+    if refused:
+        raise RuntimeError(f"{len(refused)} registrations refused: {refused[0]}")
+    pairs: list[tuple[str, str]] = []
+    writes: list[Write] = []
+    now = int(service.clock.now().timestamp())
+    for result in results:
+        assert result.receipt is not None
+        rid = result.receipt.reminders[0].id
+        tag, _, seq = rid.rpartition("-")
+        record = service.store.load(tag)
+        assert record is not None
+        updated = record.copy()
+        updated.version += 1
+        reminder = updated.reminder(int(seq))
+        assert reminder is not None
+        sid = "SM" + secrets.token_hex(16)
+        reminder.state, reminder.provider_id = "sent", sid
+        writes.append(Write(tag, record.version, updated, now, {}, [rid]))
+        pairs.append((reminder_id(tag, int(seq)), sid))
+        if len(writes) >= 500:
+            service.store.write_many(writes)
+            writes = []
+    service.store.write_many(writes)
+    return pairs
+
+
+def callbacks(pairs: list[tuple[str, str]], seed: int = 1) -> list[list[str]]:
+    burst = [
+        [rid, sid, status]
+        for rid, sid in pairs
+        for status in ("queued", "sent", "delivered", "delivered")
+    ]
+    random.Random(seed).shuffle(burst)
+    return burst
+
+
+def blast(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the load generator in its own process."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(spec, handle)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.webhook_load", handle.name],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+    finally:
+        os.unlink(handle.name)
+    return dict(json.loads(out.stdout))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reminders", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    port = free_port()
+    token = secrets.token_hex(16)
+    with RedisServer() as server:
+        env = {
+            **os.environ,
+            "REMINDERS_REDIS_URL": server.url,
+            "REMINDERS_KEY_PREFIX": "bench:",
+            "REMINDERS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "REMINDERS_HASH_KEY": secrets.token_urlsafe(32),
+            "REMINDERS_SIGNING_KEY": secrets.token_urlsafe(32),
+            "REMINDERS_TWILIO_AUTH_TOKEN": token,
+            "REMINDERS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            redis_url=server.url,
+            key_prefix="bench:",
+            encryption_keys=env["REMINDERS_ENCRYPTION_KEYS"],
+            hash_key=env["REMINDERS_HASH_KEY"],
+            signing_key=env["REMINDERS_SIGNING_KEY"],
+            public_url=env["REMINDERS_PUBLIC_URL"],
+        )
+        service = connect(settings)
+        started = time.perf_counter()
+        pairs = sent_reminders(service, args.reminders)
+        setup_s = time.perf_counter() - started
+        web = subprocess.Popen(
+            [sys.executable, "-m", "reminders", "web", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(200):
+                try:
+                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.05)
+            spec = {
+                "base_url": f"http://127.0.0.1:{port}",
+                "public_url": settings.public_url,
+                "auth_token": token,
+                "concurrency": args.concurrency,
+                "callbacks": callbacks(pairs),
+            }
+            result = blast(spec)
+        finally:
+            web.terminate()
+            web.wait(10)
+        delivered = sum(
+            1
+            for rid, _ in pairs
+            if (record := service.store.load(rid.rpartition("-")[0])) is not None
+            and record.reminders[0].state == "delivered"
+        )
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "reminders": args.reminders,
+        "setup_s": round(setup_s, 2),
+        "webhook_burst": result,
+        "delivered": delivered,
+        "lost": args.reminders - delivered,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
