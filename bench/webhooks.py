@@ -135,7 +135,7 @@ def main() -> None:
             "REMINDERS_PUBLIC_URL": f"http://127.0.0.1:{port}",
         }
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             redis_url=server.url,
             key_prefix="bench:",
             encryption_keys=env["REMINDERS_ENCRYPTION_KEYS"],
