@@ -1,0 +1,52 @@
+"""`reminders web` as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import requests
+
+from config.settings import Settings
+
+
+def env_of(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_")}
+    env.update(
+        REMINDERS_REDIS_URL=settings.redis_url,
+        REMINDERS_KEY_PREFIX=settings.key_prefix,
+        REMINDERS_ENCRYPTION_KEYS=settings.encryption_keys.get_secret_value(),  # type: ignore[union-attr]
+        REMINDERS_HASH_KEY=settings.hash_key.get_secret_value(),  # type: ignore[union-attr]
+        **extra,
+    )
+    return env
+
+
+def test_reminders_web_serves_until_terminated(settings: Settings, unused_port: int) -> None:
+    env = env_of(settings, REMINDERS_SIGNING_KEY=settings.signing_key.get_secret_value())  # type: ignore[union-attr]
+    command = [sys.executable, "-m", "reminders", "web", "--port", str(unused_port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        answer = None
+        for _ in range(200):
+            try:
+                answer = requests.get(f"http://127.0.0.1:{unused_port}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        assert answer is not None and answer.json()["status"] == "ok"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    # uvicorn shuts down cleanly, then re-raises the signal it caught.
+    assert process.returncode in (0, -15), output.decode()
+    assert b"Application shutdown complete" in output
+
+
+def test_reminders_web_names_a_missing_signing_key(settings: Settings, unused_port: int) -> None:
+    command = [sys.executable, "-m", "reminders", "web", "--port", str(unused_port)]
+    done = subprocess.run(command, env=env_of(settings), capture_output=True, timeout=60)
+    assert done.returncode == 2
+    assert b"REMINDERS_SIGNING_KEY is not set" in done.stdout + done.stderr
