@@ -73,7 +73,7 @@ def sent_reminders(service: ReminderService, count: int) -> list[tuple[str, str]
         assert reminder is not None
         sid = "SM" + secrets.token_hex(16)
         reminder.state, reminder.provider_id = "sent", sid
-        writes.append(Write(tag, record.version, updated, now, {}, [rid]))
+        writes.append(Write(tag, record.version, updated, now, {}, [rid], before=record))
         pairs.append((reminder_id(tag, int(seq)), sid))
         if len(writes) >= 500:
             service.store.write_many(writes)

@@ -6,6 +6,7 @@ receipt = svc.register(reminders.Deadline(...))
 """
 
 from .clock import Clock, ManualClock, SystemClock
+from .coverage import CoverageReport
 from .errors import (
     ConfigurationError,
     ConflictError,
@@ -29,6 +30,7 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "ConflictError",
+    "CoverageReport",
     "Deadline",
     "DeadlineClosed",
     "DeadlineNotFound",

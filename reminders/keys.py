@@ -63,6 +63,11 @@ class Keys:
         """Set of keyed hashes of opted-out addresses for ``channel``."""
         return f"{self.prefix}optout:{channel}"
 
+    @property
+    def coverage(self) -> str:
+        """Hash: coverage counters (see :mod:`reminders.coverage`)."""
+        return f"{self.prefix}coverage"
+
     def last_sms(self, phone_hash: str) -> str:
         """String: the reminder id of the latest SMS sent to a number (by hash)."""
         return f"{self.prefix}lastsms:{phone_hash}"

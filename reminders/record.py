@@ -109,6 +109,8 @@ class DeadlineRecord:
     next_seq: int = 1
     invite_seq: int = 0
     reminders: list[ReminderRecord] = field(default_factory=list)
+    unplanned: str = ""
+    """Why no reminder could be planned ("opted_out" or "late"), else ""."""
 
     def dumps(self) -> str:
         doc: dict[str, Any] = {
@@ -135,6 +137,8 @@ class DeadlineRecord:
             "iq": self.invite_seq,
             "rm": [r.to_json() for r in self.reminders],
         }
+        if self.unplanned:
+            doc["np"] = self.unplanned
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -165,6 +169,7 @@ class DeadlineRecord:
             next_seq=int(doc["sq"]),
             invite_seq=int(doc["iq"]),
             reminders=[ReminderRecord.from_json(r) for r in reminders],
+            unplanned=doc.get("np", ""),
         )
 
     def copy(self) -> DeadlineRecord:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
+from . import coverage
 from .clock import Clock
+from .coverage import CoverageReport
 from .errors import (
     ConflictError,
     DeadlineClosed,
@@ -79,6 +81,7 @@ class ReminderService:
         clock: Clock,
         max_attempts: int = 25,
         batch_size: int = 500,
+        coverage_target: float = 0.60,
     ) -> None:
         self.store = store
         self.vault = vault
@@ -86,6 +89,7 @@ class ReminderService:
         self.clock = clock
         self._max_attempts = max_attempts
         self._batch_size = batch_size
+        self.coverage_target = coverage_target
 
     # -- registration -------------------------------------------------
 
@@ -276,6 +280,11 @@ class ReminderService:
             record, kept, waiting, slots, now, keep_invites=not invite
         )
         record.reminders = reminders
+        record.unplanned = ""
+        if not reminders:
+            wanted = set(intent.channels)
+            addressed = _reachable(intent.contact, frozenset())
+            record.unplanned = "opted_out" if wanted & addressed - reachable else "late"
         event = AuditEvent(
             "registered" if existing is None else "updated",
             intent.tag,
@@ -292,6 +301,7 @@ class ReminderService:
             },
             schedule_remove=[reminder_id(intent.tag, seq) for seq in removed],
             audit=[event],
+            before=existing,
         )
         receipt = _receipt(intent.tag, record, created=existing is None, changed=True)
         return _Decision(receipt, write)
@@ -382,7 +392,7 @@ class ReminderService:
             event = AuditEvent(
                 status, tag, f"agency:{agency}", _detail(skipped=skipped, planned=planned)
             )
-            write = Write(tag, existing.version, record, now, add, stale, [event])
+            write = Write(tag, existing.version, record, now, add, stale, [event], existing)
             if self.store.write_many([write])[0]:
                 return DeadlineView.of(tag, record)
         raise ConflictError(f"deadline {ref!r} kept changing; try again")
@@ -436,7 +446,9 @@ class ReminderService:
             record.updated = _epoch(now)
             rid = reminder_id(tag, result.seq)
             event = AuditEvent("snoozed", tag, "citizen", f"{result.seq} to {when}")
-            write = Write(tag, existing.version, record, _epoch(now), {rid: when}, (), [event])
+            write = Write(
+                tag, existing.version, record, _epoch(now), {rid: when}, (), [event], existing
+            )
             if self.store.write_many([write])[0]:
                 return ReminderView.of(tag, result)
         raise ConflictError(f"reminder {reminder!r} kept changing; try again")
@@ -456,6 +468,43 @@ class ReminderService:
                 "by", f"would land after the deadline; {room} day(s) at most are possible"
             )
         return _epoch(when)
+
+    # -- coverage ---------------------------------------------------------
+
+    def coverage(
+        self,
+        agency: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        *,
+        target: float | None = None,
+    ) -> CoverageReport:
+        """Coverage of the deadlines due from ``start`` to ``end`` (whole
+        months), for one agency or all, read from the counters."""
+        if start is not None and end is not None and end < start:
+            raise InvalidRequest("end", "must not be before start")
+        return coverage.report(
+            self.store.coverage_fields(),
+            target=self.coverage_target if target is None else target,
+            agency=agency,
+            start=start,
+            end=end,
+            today=self.clock.now().date(),
+        )
+
+    def recount(self, *, fix: bool = False) -> dict[str, tuple[int, int]]:
+        """Rebuild the counters from the documents; returns every field where
+        they differ as (counter, recount). ``fix`` writes the recount."""
+        counted = coverage.recount(self.store.all_records())
+        kept = self.store.coverage_fields()
+        differences = {
+            name: (kept.get(name, 0), counted.get(name, 0))
+            for name in sorted(set(kept) | set(counted))
+            if kept.get(name, 0) != counted.get(name, 0)
+        }
+        if fix and differences:
+            self.store.replace_coverage({k: v for k, v in counted.items() if v})
+        return differences
 
     def opt_out(self, channel: str, address: str) -> bool:
         """Stop all reminders on ``channel`` to ``address``; True if it was new."""

@@ -16,13 +16,14 @@ schedule does not hold.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from redis.exceptions import NoScriptError
 
+from . import coverage
 from .keys import Keys
 from .record import DeadlineRecord
 
@@ -32,7 +33,12 @@ local v = 0
 if cur then v = tonumber(string.match(cur, '^{"v":(%d+)')) end
 if v ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
-local i = 5
+local n = tonumber(ARGV[5])
+local i = 6
+while i < 6 + 2 * n do
+  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
 while i <= #ARGV do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
     'e', ARGV[i], 'd', ARGV[i + 1], 'x', ARGV[i + 2], 'by', ARGV[i + 3], 'at', ARGV[4])
@@ -67,6 +73,13 @@ class Write:
     schedule_add: Mapping[str, int] = field(default_factory=dict)
     schedule_remove: Sequence[str] = ()
     audit: Sequence[AuditEvent] = ()
+    before: DeadlineRecord | None = None
+    """The document as read (None for a new one): the coverage counters move
+    by the difference, in the same script as the document."""
+
+    def __post_init__(self) -> None:
+        if self.expected_version and self.before is None:
+            raise ValueError("a write of an existing document needs the document it read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +154,26 @@ class RedisStore:
         for write in writes:
             if write.schedule_add:
                 pipe.zadd(self.keys.schedule, dict(write.schedule_add))
+            counters = coverage.delta(write.before, write.record)
             args: list[Any] = [
                 write.expected_version,
                 write.record.dumps(),
                 self._audit_maxlen,
                 write.at,
+                len(counters),
             ]
+            for name, change in counters.items():
+                args += [name, change]
             for event in write.audit:
                 args += [event.event, event.tag, event.detail, event.actor]
-            pipe.evalsha(self._cas_sha, 2, self.keys.deadline(write.tag), self.keys.audit, *args)
+            pipe.evalsha(
+                self._cas_sha,
+                3,
+                self.keys.deadline(write.tag),
+                self.keys.audit,
+                self.keys.coverage,
+                *args,
+            )
         return list(pipe.execute())
 
     def set_opt_out(
@@ -180,6 +204,37 @@ class RedisStore:
 
     def is_opted_out(self, channel: str, address_hash: str) -> bool:
         return bool(self.client.sismember(self.keys.optout(channel), address_hash))
+
+    def coverage_fields(self) -> dict[str, int]:
+        """Every coverage counter (one hash: O(agencies x months) fields)."""
+        raw = self.client.hgetall(self.keys.coverage)
+        return {_text(k): int(v) for k, v in raw.items()}
+
+    def all_records(self, batch: int = 1000) -> Iterator[DeadlineRecord]:
+        """Every deadline document, read in batches (for recounts)."""
+        pattern = self.keys.deadline("*")
+        names: list[bytes] = []
+        for name in self.client.scan_iter(match=pattern, count=batch):
+            names.append(name)
+            if len(names) >= batch:
+                yield from self._records(names)
+                names = []
+        yield from self._records(names)
+
+    def _records(self, names: list[bytes]) -> Iterator[DeadlineRecord]:
+        if not names:
+            return
+        for raw in self.client.mget(names):
+            if raw is not None:
+                yield DeadlineRecord.loads(_text(raw))
+
+    def replace_coverage(self, fields: Mapping[str, int]) -> None:
+        """Overwrite the counters (after a recount), in one transaction."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.keys.coverage)
+        if fields:
+            pipe.hset(self.keys.coverage, mapping={k: int(v) for k, v in fields.items()})
+        pipe.execute()
 
     def note_last_sms(self, phone_hash: str, rid: str, ttl_s: int) -> None:
         """Remember ``rid`` as the latest SMS to a number, for SNOOZE replies."""

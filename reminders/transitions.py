@@ -86,6 +86,7 @@ class Transitions:
                 effect.schedule_add,
                 effect.schedule_remove,
                 [audit],
+                existing,
             )
             if self.store.write_many([write])[0]:
                 return Applied(record, reminder, effect)

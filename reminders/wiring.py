@@ -76,4 +76,5 @@ def connect(
         vault=vault,
         policies=policies or load_policies(settings.policy_file),
         clock=clock or SystemClock(),
+        coverage_target=settings.coverage_target,
     )

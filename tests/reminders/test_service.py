@@ -132,6 +132,8 @@ def test_contacts_are_encrypted_at_rest_and_absent_from_every_key(
             dump = repr(redis_client.xrange(key)).encode()
         elif kind == b"set":
             dump = repr(redis_client.smembers(key)).encode()
+        elif kind == b"hash":
+            dump = repr(redis_client.hgetall(key)).encode()
         else:
             dump = repr(redis_client.zrange(key, 0, -1)).encode()
         for secret in (b"5145550123", b"a@example.ca", b"other@example.ca"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from config.settings import Settings
@@ -23,13 +24,22 @@ def test_a_write_with_a_stale_version_writes_nothing_not_even_audit(
     changed.version = 2
     changed.title = {"fr": "autre"}
     stale = Write(tag, expected_version=0, record=changed, at=0, audit=[AuditEvent("x", tag, "t")])
-    fresh = Write(tag, expected_version=1, record=changed, at=0, audit=[AuditEvent("y", tag, "t")])
+    fresh = Write(
+        tag, 1, record=changed, at=0, audit=[AuditEvent("y", tag, "t")], before=record
+    )
     assert service.store.write_many([stale]) == [False]
     assert service.store.load(tag) == record
     assert redis_client.xlen(f"{settings.key_prefix}audit") == audit_before
+    counters = service.store.coverage_fields()
     assert service.store.write_many([fresh]) == [True]
     loaded = service.store.load(tag)
     assert loaded is not None and loaded.title == {"fr": "autre"}
+    # A write whose coverage outcome does not change leaves the counters be;
+    # a lost race never touched them.
+    assert service.store.coverage_fields() == counters
+    assert sum(counters.values()) > 0
+    with pytest.raises(ValueError, match="needs the document it read"):
+        Write(tag, 1, record=changed, at=0)
 
 
 def test_reminder_ids_round_trip_and_reject_garbage() -> None:

@@ -125,6 +125,7 @@ def make_web(
         service = connect(tuned, clock=clock)
         app = create_app(tuned, service)
         stops.append(serve(app, web_socket))
+        stops.append(service.store.client.close)
         port = web_socket.getsockname()[1]
         return Web(f"http://127.0.0.1:{port}", tuned, service, app, fake_twilio, fake_sendgrid)
 

@@ -1,0 +1,266 @@
+"""Coverage: the outcome of each deadline, counters that match the records."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from config.settings import Settings
+from reminders import Deadline, ManualClock, ReminderService, connect
+from reminders.coverage import REASONS, outcome
+from reminders.errors import ReminderError
+from reminders.keys import deadline_tag, reminder_id
+from reminders.outcomes import DeliveryReport, OutcomeRecorder
+from reminders.record import DeadlineRecord
+from reminders.sending import (
+    RetryPolicy,
+    check_receipt,
+    record_permanent,
+    record_sent,
+    record_transient,
+    skip,
+    take_lease,
+)
+from reminders.transitions import Transitions
+from tests.conftest import START, deadline_data
+
+
+def register(service: ReminderService, ref: str = "permit-2026-00042", **overrides: Any) -> None:
+    service.register(Deadline.model_validate(deadline_data(ref=ref, **overrides)))
+
+
+def record_of(service: ReminderService, ref: str = "permit-2026-00042") -> DeadlineRecord:
+    record = service.store.load(deadline_tag("saaq", ref))
+    assert record is not None
+    return record
+
+
+def send(service: ReminderService, clock: ManualClock, rid: str, status: str | None) -> None:
+    """Take the lease, record the send, then a receipt (None: no receipt)."""
+    moves = Transitions(service.store, clock)
+    assert moves.apply(rid, take_lease(3600)) is not None
+    assert moves.apply(rid, record_sent("sandbox", "SB1", 3600)) is not None
+    if status is not None:
+        report = DeliveryReport(rid, "sandbox", "SB1", status, clock.now())  # type: ignore[arg-type]
+        assert OutcomeRecorder(moves).record(report) is not None
+
+
+def first_due(service: ReminderService, clock: ManualClock, ref: str = "permit-2026-00042") -> str:
+    view = service.get("saaq", ref)
+    planned = [r for r in view.reminders if r.state == "planned"]
+    clock.set(max(clock.now(), planned[0].send_at))
+    return planned[0].id
+
+
+def test_each_outcome_by_precedence(service: ReminderService, clock: ManualClock) -> None:
+    register(service, "a", channels=["sms"])
+    send(service, clock, first_due(service, clock, "a"), "delivered")
+    assert outcome(record_of(service, "a")) == ("covered", "sms")
+
+    register(service, "b", channels=["sms"], citizen={"phone": None})
+    assert outcome(record_of(service, "b")) == ("no_contact", "-")
+
+    service.opt_out("email", "a@example.ca")
+    register(service, "c", channels=["email"])
+    assert outcome(record_of(service, "c")) == ("opted_out", "-")
+    service.opt_in("email", "a@example.ca")
+
+    soon = clock.now() + timedelta(minutes=20)
+    register(service, "d", channels=["email"], due=soon.isoformat())
+    assert outcome(record_of(service, "d")) == ("registered_late", "-")
+
+    register(service, "e", channels=["email"])
+    service.complete("saaq", "e")
+    assert outcome(record_of(service, "e")) == ("completed_early", "-")
+
+    register(service, "f", channels=["email"])
+    assert outcome(record_of(service, "f")) == ("pending", "-")
+    rid = first_due(service, clock, "f")
+    send(service, clock, rid, "undelivered")
+    # The 1-day reminder is still planned: pending, not failed yet.
+    assert outcome(record_of(service, "f")) == ("pending", "-")
+    rid = first_due(service, clock, "f")
+    send(service, clock, rid, None)
+    Transitions(service.store, clock).apply(rid, check_receipt)
+    assert outcome(record_of(service, "f")) == ("failed", "-")
+
+    register(service, "g", channels=["sms"], offsets=["1d"])
+    rid = first_due(service, clock, "g")
+    send(service, clock, rid, None)
+    Transitions(service.store, clock).apply(rid, check_receipt)
+    assert outcome(record_of(service, "g")) == ("no_receipt", "-")
+
+    register(service, "h", channels=["sms"])
+    service.cancel("saaq", "h")
+    assert outcome(record_of(service, "h")) == ("withdrawn", "-")
+
+
+def test_a_delivery_after_the_deadline_does_not_cover(
+    service: ReminderService, clock: ManualClock
+) -> None:
+    register(service, channels=["sms"], offsets=["1d"])
+    rid = first_due(service, clock)
+    send(service, clock, rid, None)
+    clock.advance(timedelta(days=2))
+    late = DeliveryReport(rid, "sandbox", "SB1", "delivered", clock.now())
+    OutcomeRecorder(Transitions(service.store, clock)).record(late)
+    assert outcome(record_of(service)) == ("failed", "-")
+
+
+def test_the_report_reads_the_counters(service: ReminderService, clock: ManualClock) -> None:
+    register(service, "a", channels=["sms"])
+    register(service, "b", channels=["sms"], citizen={"phone": None, "email": None})
+    register(service, "c", channels=["sms"], due="2027-01-20T17:00:00-05:00")
+    register(service, "d", channels=["sms"])
+    service.cancel("saaq", "d")
+    send(service, clock, first_due(service, clock, "a"), "delivered")
+    report = service.coverage()
+    assert (report.in_scope, report.covered, report.withdrawn) == (3, 1, 1)
+    assert report.rate == pytest.approx(1 / 3) and report.target == 0.6 and not report.met
+    assert report.reasons == {**dict.fromkeys(REASONS, 0), "no_contact": 1, "pending": 1}
+    assert [(s.key, s.in_scope, s.covered) for s in report.by_month] == [
+        ("2026-12", 2, 1),
+        ("2027-01", 1, 0),
+    ]
+    sms = next(c for c in report.by_channel if c.channel == "sms")
+    assert (sms.covered_deadlines, sms.delivered, sms.failure_rate) == (1, 1, 0.0)
+    december = service.coverage(start=date(2026, 12, 1), end=date(2026, 12, 31))
+    assert (december.in_scope, december.covered, december.met) == (2, 1, False)
+    assert service.coverage(agency="nobody").in_scope == 0
+    assert service.coverage(target=0.3).met
+    with pytest.raises(ReminderError, match="end: must not be before start"):
+        service.coverage(start=date(2027, 1, 1), end=date(2026, 1, 1))
+
+
+def test_a_recount_finds_and_fixes_drift(service: ReminderService) -> None:
+    register(service, "a", channels=["sms"])
+    assert service.recount() == {}
+    field = next(iter(service.store.coverage_fields()))
+    service.store.client.hincrby(service.store.keys.coverage, field, 5)
+    assert service.recount() == {field: (6, 1)}
+    assert service.recount(fix=True) == {field: (6, 1)}
+    assert service.recount() == {}
+
+
+# -- randomized runs ----------------------------------------------------------
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "register",
+                "reschedule",
+                "complete",
+                "cancel",
+                "opt_out",
+                "opt_in",
+                "snooze",
+                "advance",
+                "lease",
+                "sent",
+                "delivered",
+                "undelivered",
+                "permanent",
+                "transient",
+                "no_receipt",
+                "skip",
+            ]
+        ),
+        st.integers(0, 4),
+        st.integers(0, 40),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@hsettings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=OPS)
+def test_counters_agree_with_a_recount_after_random_runs(
+    settings: Settings, ops: list[tuple[str, int, int]]
+) -> None:
+    clock = ManualClock(START)
+    tuned = settings.model_copy(update={"key_prefix": f"h{secrets.token_hex(4)}:"})
+    service = connect(tuned, clock=clock)
+    moves = Transitions(service.store, clock)
+    outcomes = OutcomeRecorder(moves)
+    rng = random.Random(0)
+    try:
+        for op, n, k in ops:
+            _apply(service, clock, moves, outcomes, rng, op, n, k)
+        assert service.recount() == {}
+    finally:
+        service.store.client.close()
+
+
+def _apply(
+    service: ReminderService,
+    clock: ManualClock,
+    moves: Transitions,
+    outcomes: OutcomeRecorder,
+    rng: random.Random,
+    op: str,
+    n: int,
+    k: int,
+) -> None:
+    ref = f"r{n}"
+    tag = deadline_tag("saaq", ref)
+    record = service.store.load(tag)
+    rid = reminder_id(tag, 1 + k % max(1, record.next_seq - 1)) if record else ""
+    phone = f"+1514555{n:04d}"
+    email = f"c{n}@example.ca"
+    act: dict[str, Callable[[], object]] = {
+        "register": lambda: service.register(
+            Deadline.model_validate(
+                deadline_data(
+                    ref=ref,
+                    due=(clock.now() + timedelta(days=2 + k, hours=n)).isoformat(),
+                    channels=[["sms", "email"], ["email", "calendar"], ["sms"]][k % 3],
+                    citizen={
+                        "phone": phone if k % 4 else None,
+                        "email": email if k % 5 else None,
+                    },
+                    offsets=["7d", "1d"],
+                )
+            )
+        ),
+        "reschedule": lambda: service.reschedule(
+            "saaq", ref, due=clock.now() + timedelta(days=1 + k)
+        ),
+        "complete": lambda: service.complete("saaq", ref),
+        "cancel": lambda: service.cancel("saaq", ref),
+        "opt_out": lambda: service.opt_out("sms" if k % 2 else "email", phone if k % 2 else email),
+        "opt_in": lambda: service.opt_in("sms" if k % 2 else "email", phone if k % 2 else email),
+        "snooze": lambda: service.snooze(rid, by=timedelta(days=1 + k % 3)),
+        "advance": lambda: clock.advance(timedelta(hours=1 + k * 3)),
+        "lease": lambda: moves.apply(rid, take_lease(3600)),
+        "sent": lambda: moves.apply(rid, record_sent("sandbox", f"SB{k}", 3600)),
+        "delivered": lambda: outcomes.record(
+            DeliveryReport(rid, "sandbox", f"SB{k}", "delivered", clock.now())
+        ),
+        "undelivered": lambda: outcomes.record(
+            DeliveryReport(rid, "sandbox", f"SB{k}", "undelivered", clock.now(), "x")
+        ),
+        "permanent": lambda: moves.apply(rid, record_permanent("sandbox", "p", frozenset())),
+        "transient": lambda: moves.apply(
+            rid, record_transient("sandbox", "t", RetryPolicy(), rng, frozenset())
+        ),
+        "no_receipt": lambda: moves.apply(rid, check_receipt),
+        "skip": lambda: moves.apply(rid, skip("opted_out", frozenset({"sms", "email"}))),
+    }
+    if not rid and op not in ("register", "opt_out", "opt_in", "advance"):
+        return
+    try:
+        act[op]()
+    except ReminderError:
+        pass  # refused calls (past due, closed, too late) must change nothing
