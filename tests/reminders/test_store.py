@@ -24,9 +24,7 @@ def test_a_write_with_a_stale_version_writes_nothing_not_even_audit(
     changed.version = 2
     changed.title = {"fr": "autre"}
     stale = Write(tag, expected_version=0, record=changed, at=0, audit=[AuditEvent("x", tag, "t")])
-    fresh = Write(
-        tag, 1, record=changed, at=0, audit=[AuditEvent("y", tag, "t")], before=record
-    )
+    fresh = Write(tag, 1, record=changed, at=0, audit=[AuditEvent("y", tag, "t")], before=record)
     assert service.store.write_many([stale]) == [False]
     assert service.store.load(tag) == record
     assert redis_client.xlen(f"{settings.key_prefix}audit") == audit_before
