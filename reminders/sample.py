@@ -51,17 +51,21 @@ def sample_deadlines(
         title = rng.choice(AGENCIES[agency])
         due = now.astimezone(UTC) + timedelta(hours=2 + rng.random() * 24 * horizon_days)
         due = due.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        if rng.random() < 0.02:  # registered when it is almost too late
+            due = now.astimezone(UTC) + timedelta(minutes=20 + rng.random() * 30)
         citizen: dict[str, Any] = {
             "locale": "fr" if rng.random() < 0.8 else "en",
             "timezone": rng.choice(ZONES),
         }
         roll = rng.random()
-        if roll < 0.75:
+        if roll < 0.06:
+            pass  # no phone, no email: the agency has no contact details
+        elif roll < 0.75:
             ending = (
                 rng.choice(MAGIC_PHONE_ENDINGS) if rng.random() < 0.06 else f"{1000 + i % 8999:04d}"
             )
             citizen["phone"] = f"+1514555{ending}"
-        if roll > 0.12:
+        if roll > 0.12 or 0.06 <= roll < 0.07:
             local = rng.choice(MAGIC_EMAIL_LOCALS) if rng.random() < 0.05 else f"citoyen{i}"
             citizen["email"] = f"{local}@example.ca"
         data: dict[str, Any] = {

@@ -17,10 +17,10 @@ from reminders.service import ReminderService
 from reminders.transitions import Transitions
 from reminders.wiring import signed_links
 
-from . import citizen_links, sendgrid_hooks, twilio_hooks
+from . import citizen_links, dashboard, sendgrid_hooks, twilio_hooks
 from .context import WebContext
 from .limits import BodyLimit
-from .metrics import WebMetrics
+from .metrics import CoverageCollector, WebMetrics
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -48,11 +48,13 @@ def create_app(
         metrics=metrics or WebMetrics.build(),
         wall=wall,
     )
+    ctx.metrics.registry.register(CoverageCollector(service))
     app = FastAPI(title="Deadline reminders", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
     app.include_router(twilio_hooks.router(ctx))
     app.include_router(sendgrid_hooks.router(ctx))
     app.include_router(citizen_links.router(ctx))
+    app.include_router(dashboard.router(ctx))
 
     @app.get("/healthz")
     async def healthz() -> Response:

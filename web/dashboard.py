@@ -1,0 +1,394 @@
+"""The staff dashboard: coverage against the target, in French or English.
+
+Behind ``REMINDERS_STAFF_TOKEN``: staff sign in with it once (a form; the
+browser then holds an HttpOnly cookie derived from it, never the token), or
+send it as ``Authorization: Bearer``. Without the setting the dashboard is
+off. Charts are drawn by Chart.js, served by this app, so the page needs no
+network beyond it; every chart has its table beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from reminders.coverage import CoverageReport
+from reminders.coverage_view import percent, rows
+from reminders.errors import InvalidRequest
+
+from .context import WebContext
+from .forms import parse_form
+
+STATIC = Path(__file__).with_name("static")
+COOKIE = "reminders_staff"
+
+WORDS: dict[str, dict[str, Any]] = {
+    "fr": {
+        "title": "Couverture des rappels",
+        "coverage": "Couverture",
+        "target": "Cible",
+        "met": "atteinte",
+        "not_met": "non atteinte",
+        "forecast": "Tendance (échéances à venir)",
+        "in_scope": "échéances visées",
+        "covered": "couvertes",
+        "withdrawn": "retirées",
+        "by_month": "Couverture par mois d'échéance",
+        "by_agency": "Couverture par organisme",
+        "channel_mix": "Canal du premier rappel reçu",
+        "reasons_title": "Raisons de l'écart",
+        "failures": "Taux d'échec de livraison par canal",
+        "deadlines": "Échéances",
+        "failure_rate": "Taux d'échec",
+        "filter": "Filtrer",
+        "agency": "Organisme",
+        "all": "tous",
+        "from": "Du",
+        "to": "Au",
+        "sign_in": "Connexion du personnel",
+        "token": "Jeton du personnel",
+        "enter": "Entrer",
+        "other": "English",
+        "reasons": {
+            "no_contact": "aucune coordonnée",
+            "opted_out": "désabonné",
+            "registered_late": "inscrite trop tard",
+            "completed_early": "faite avant le rappel",
+            "failed": "échec",
+            "no_receipt": "sans accusé",
+            "pending": "en cours",
+        },
+    },
+    "en": {
+        "title": "Reminder coverage",
+        "coverage": "Coverage",
+        "target": "Target",
+        "met": "met",
+        "not_met": "not met",
+        "forecast": "Heading for (deadlines ahead)",
+        "in_scope": "deadlines in scope",
+        "covered": "covered",
+        "withdrawn": "withdrawn",
+        "by_month": "Coverage by due month",
+        "by_agency": "Coverage by agency",
+        "channel_mix": "Channel of the first reminder received",
+        "reasons_title": "Reasons for the gap",
+        "failures": "Delivery failure rate by channel",
+        "deadlines": "Deadlines",
+        "failure_rate": "Failure rate",
+        "filter": "Filter",
+        "agency": "Agency",
+        "all": "all",
+        "from": "From",
+        "to": "To",
+        "sign_in": "Staff sign-in",
+        "token": "Staff token",
+        "enter": "Sign in",
+        "other": "Français",
+        "reasons": {
+            "no_contact": "no contact details",
+            "opted_out": "opted out",
+            "registered_late": "registered too late",
+            "completed_early": "done before a reminder",
+            "failed": "failed",
+            "no_receipt": "no receipt",
+            "pending": "pending",
+        },
+    },
+}
+
+_LAYOUT = """<!doctype html>
+<html lang="{{ lang }}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{ w.title }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 72rem; padding: 1rem;
+       color: #1b1b1b; }
+header { display: flex; justify-content: space-between; align-items: baseline; }
+.cards { display: flex; gap: 1rem; flex-wrap: wrap; }
+.card { border: 1px solid #ccc; border-radius: .5rem; padding: .75rem 1rem; min-width: 12rem; }
+.big { font-size: 2rem; font-weight: bold; }
+.met { color: #2e8540; } .not-met { color: #b3261e; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(30rem, 1fr)); gap: 1.5rem; }
+figure { margin: 0; } canvas { max-height: 18rem; }
+table { border-collapse: collapse; font-size: .85rem; margin-top: .5rem; }
+td, th { border-bottom: 1px solid #ddd; padding: .2rem .5rem; text-align: right; }
+td:first-child, th:first-child { text-align: left; }
+details { margin-top: .25rem; }
+form.filter { margin: 1rem 0; display: flex; gap: .75rem; align-items: end; flex-wrap: wrap; }
+</style>
+</head>
+<body>
+{% block body %}{% endblock %}
+</body>
+</html>
+"""
+
+_LOGIN = """{% extends "layout.html" %}{% block body %}
+<h1>{{ w.sign_in }}</h1>
+{% if wrong %}<p class="not-met" role="alert">{{ wrong }}</p>{% endif %}
+<form method="post" action="/dashboard/login?lang={{ lang }}">
+<label>{{ w.token }} <input type="password" name="token" autocomplete="current-password"></label>
+<button type="submit">{{ w.enter }}</button>
+</form>
+{% endblock %}"""
+
+_DASHBOARD = """{% extends "layout.html" %}{% block body %}
+<header><h1>{{ w.title }}</h1><a href="?{{ other_query }}">{{ w.other }}</a></header>
+<form class="filter" method="get">
+<input type="hidden" name="lang" value="{{ lang }}">
+<label>{{ w.agency }} <select name="agency"><option value="">{{ w.all }}</option>
+{% for a in agencies %}<option{% if a == agency %} selected{% endif %}>{{ a }}</option>{% endfor %}
+</select></label>
+<label>{{ w.from }} <input type="date" name="from" value="{{ start or '' }}"></label>
+<label>{{ w.to }} <input type="date" name="to" value="{{ end or '' }}"></label>
+<button type="submit">{{ w.filter }}</button>
+</form>
+<section class="cards">
+<div class="card"><div>{{ w.coverage }}</div>
+<div class="big {{ 'met' if report.met else 'not-met' }}" id="coverage">{{ pct(report.rate) }}</div>
+<div>{{ w.target }} {{ pct(report.target) }} :
+<strong id="verdict">{{ w.met if report.met else w.not_met }}</strong></div></div>
+<div class="card"><div>{{ w.forecast }}</div>
+<div class="big" id="forecast">{{ pct(report.forecast) }}</div></div>
+<div class="card"><div class="big">{{ "{:,}".format(report.in_scope) }}</div>
+<div>{{ w.in_scope }} · {{ "{:,}".format(report.covered) }} {{ w.covered }} ·
+{{ "{:,}".format(report.withdrawn) }} {{ w.withdrawn }}</div></div>
+</section>
+<section class="grid">
+{% for id, heading, by in charts %}
+<figure><h2>{{ heading }}</h2><canvas id="{{ id }}" role="img" aria-label="{{ heading }}"></canvas>
+<details><summary>{{ heading }} (table)</summary>
+<table>{% set data = tables[by] %}{% if data %}
+<tr>{% for k in data[0] %}<th>{{ k }}</th>{% endfor %}</tr>
+{% for row in data %}
+<tr>{% for v in row.values() %}<td>{{ cell(v) }}</td>{% endfor %}</tr>
+{% endfor %}{% endif %}
+</table></details></figure>
+{% endfor %}
+</section>
+<script type="application/json" id="report">{{ report_json|safe }}</script>
+<script type="application/json" id="words">{{ words_json|safe }}</script>
+{% if inline %}<script>{{ inline.chart|safe }}</script>
+<script>{{ inline.dashboard|safe }}</script>{% else %}
+<script src="/static/chart.umd.min.js"></script>
+<script src="/static/dashboard.js"></script>{% endif %}
+{% endblock %}"""
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class Dashboard:
+    """Renders the dashboard pages; build once per app."""
+
+    def __init__(self) -> None:
+        self._env = Environment(
+            loader=DictLoader(
+                {"layout.html": _LAYOUT, "login.html": _LOGIN, "dashboard.html": _DASHBOARD}
+            ),
+            autoescape=select_autoescape(default=True),
+            undefined=StrictUndefined,
+        )
+
+    def login(self, lang: str, wrong: str = "", status: int = 200) -> HTMLResponse:
+        html = self._env.get_template("login.html").render(lang=lang, w=WORDS[lang], wrong=wrong)
+        return _html(html, status)
+
+    def page(
+        self,
+        lang: str,
+        report: CoverageReport,
+        agencies: list[str],
+        query: dict[str, str],
+    ) -> HTMLResponse:
+        return _html(self.html(lang, report, agencies, query), 200)
+
+    def html(
+        self,
+        lang: str,
+        report: CoverageReport,
+        agencies: list[str],
+        query: dict[str, str],
+        *,
+        standalone: bool = False,
+    ) -> str:
+        """The page; ``standalone`` inlines the scripts, for a report file
+        opened without any server."""
+        w = WORDS[lang]
+        charts = [
+            ("by-month", w["by_month"], "month"),
+            ("by-agency", w["by_agency"], "agency"),
+            ("channel-mix", w["channel_mix"], "channel"),
+            ("reasons", w["reasons_title"], "reason"),
+            ("failures", w["failures"], "channel"),
+        ]
+        other = {**query, "lang": "en" if lang == "fr" else "fr"}
+        inline = None
+        if standalone:
+            inline = {
+                "chart": (STATIC / "chart.umd.min.js").read_text(encoding="utf-8"),
+                "dashboard": (STATIC / "dashboard.js").read_text(encoding="utf-8"),
+            }
+        return self._env.get_template("dashboard.html").render(
+            inline=inline,
+            lang=lang,
+            w=w,
+            report=report,
+            agencies=agencies,
+            agency=query.get("agency", ""),
+            start=query.get("from"),
+            end=query.get("to"),
+            charts=charts,
+            tables={by: rows(report, by) for by in ("month", "agency", "channel", "reason")},
+            pct=percent,
+            cell=_cell,
+            other_query="&".join(f"{k}={v}" for k, v in other.items() if v),
+            # JSON inside <script type="application/json">: "<" escaped so no
+            # value can close the element.
+            report_json=_embed({"report": report.model_dump(mode="json")}),
+            words_json=_embed(w),
+        )
+
+
+def router(ctx: WebContext) -> APIRouter:
+    routes = APIRouter()
+    pages = Dashboard()
+    token = ctx.settings.staff_token
+    secret = None if token is None else token.get_secret_value()
+
+    def cookie_value() -> str:
+        assert secret is not None
+        return hmac.new(secret.encode(), b"dashboard-session", hashlib.sha256).hexdigest()
+
+    def allowed(request: Request) -> bool:
+        if secret is None:
+            return False
+        bearer = request.headers.get("authorization", "")
+        if bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:], secret):
+            return True
+        return hmac.compare_digest(request.cookies.get(COOKIE, ""), cookie_value())
+
+    def language(request: Request) -> str:
+        lang = request.query_params.get("lang", "fr")
+        return lang if lang in WORDS else "fr"
+
+    @routes.get("/dashboard")
+    async def dashboard(request: Request) -> Response:
+        lang = language(request)
+        if secret is None:
+            return pages.login(lang, "REMINDERS_STAFF_TOKEN is not set: the dashboard is off.", 503)
+        if not allowed(request):
+            return pages.login(lang, status=401)
+        query = {k: request.query_params.get(k, "") for k in ("lang", "agency", "from", "to")}
+        try:
+            report, agencies = await run_in_threadpool(_report, ctx, query)
+        except InvalidRequest as err:
+            return _bad(str(err))
+        return pages.page(lang, report, agencies, query)
+
+    @routes.get("/dashboard/data.json")
+    async def data(request: Request) -> Response:
+        if not allowed(request):
+            return JSONResponse({"detail": "staff sign-in required"}, 401)
+        query = {k: request.query_params.get(k, "") for k in ("agency", "from", "to")}
+        try:
+            report, _ = await run_in_threadpool(_report, ctx, query)
+        except InvalidRequest as err:
+            return _bad(str(err))
+        return JSONResponse(report.model_dump(mode="json"))
+
+    @routes.post("/dashboard/login")
+    async def login(request: Request) -> Response:
+        lang = language(request)
+        form = parse_form(await request.body(), max_fields=4, max_value=512)
+        if secret is None:
+            return pages.login(lang, "REMINDERS_STAFF_TOKEN is not set: the dashboard is off.", 503)
+        if not hmac.compare_digest(form.get("token", ""), secret):
+            wrong = "Jeton invalide." if lang == "fr" else "Wrong token."
+            return pages.login(lang, wrong, 401)
+        answer = RedirectResponse(f"/dashboard?lang={lang}", status_code=303)
+        answer.set_cookie(
+            COOKIE,
+            cookie_value(),
+            httponly=True,
+            samesite="strict",
+            secure=ctx.settings.public_url.startswith("https://"),
+            max_age=12 * 3600,
+            path="/dashboard",
+        )
+        return answer
+
+    @routes.get("/static/{name}")
+    async def static(name: str) -> Response:
+        files = {"chart.umd.min.js", "dashboard.js"}
+        if name not in files:
+            return Response(status_code=404)
+        body = (STATIC / name).read_bytes()
+        return Response(
+            body,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    return routes
+
+
+def _report(ctx: WebContext, query: dict[str, str]) -> tuple[CoverageReport, list[str]]:
+    start = _date("from", query.get("from", ""))
+    end = _date("to", query.get("to", ""))
+    agency = query.get("agency") or None
+    report = ctx.service.coverage(agency, start, end)
+    agencies = [s.key for s in ctx.service.coverage().by_agency]
+    return report, agencies
+
+
+def _date(name: str, text: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(name, "must be a date, YYYY-MM-DD") from None
+
+
+def _embed(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.1%}"
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    return str(value)
+
+
+def _html(html: str, status: int) -> HTMLResponse:
+    headers = {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": CSP,
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def _bad(message: str) -> Response:
+    return JSONResponse({"detail": message}, 400)
