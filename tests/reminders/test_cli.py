@@ -157,16 +157,102 @@ def test_import_without_encryption_keys_names_the_missing_setting(
     assert "REMINDERS_ENCRYPTION_KEYS" in done.stderr
 
 
-def test_demo_registers_a_sample_and_leaves_nothing_running(
-    tmp_path: Path, settings: Settings
-) -> None:
+def test_demo_runs_the_whole_system_and_leaves_nothing_running(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_") and k != "REDIS_URL"
     }
+    before = _redis_processes()
     done = subprocess.run(
-        [sys.executable, "-m", "reminders", "demo", "--deadlines", "60"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+        [sys.executable, "-m", "reminders", "demo", "--deadlines", "240", "--days", "20"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "60 deadlines registered" in done.stdout
-    assert "planned" in done.stdout
+    out = " ".join(done.stdout.split())
+    assert "deadlines registered 240" in out
+    assert "counters vs recount from records agree" in out
+    assert "target 60%" in out and "by reason" in out and "no_contact" in out
+    report = tmp_path / "reminders-demo-report.html"
+    assert report.exists() and "Couverture des rappels" in report.read_text(encoding="utf-8")
+    # Nothing about the sample's citizens on screen.
+    assert "@example.ca" not in out + done.stderr and "+1514555" not in out + done.stderr
+    assert _redis_processes() == before
+
+
+def _redis_processes() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"redis-server" in command:
+                found.add(int(entry.name))
+    return found
+
+
+def test_coverage_command_in_each_format(
+    tmp_path: Path, settings: Settings, service: ReminderService
+) -> None:
+    from reminders import Deadline
+
+    service.register(Deadline.model_validate(deadline_data(ref="a")))
+    service.register(
+        Deadline.model_validate(deadline_data(ref="b", citizen={"phone": None, "email": None}))
+    )
+    table = run(["coverage"], settings, tmp_path)
+    assert table.returncode == 0, table.stderr
+    words = " ".join(table.stdout.split())
+    assert "Coverage 0.0% of 2 deadlines in scope" in words and "60%: not met" in words
+    data = json.loads(run(["coverage", "--format", "json"], settings, tmp_path).stdout)
+    assert (data["in_scope"], data["covered"], data["target"]) == (2, 0, 0.6)
+    assert data["reasons"]["no_contact"] == 1 and data["reasons"]["pending"] == 1
+    rows = list(
+        csv.DictReader(
+            run(
+                ["coverage", "--format", "csv", "--by", "reason"], settings, tmp_path
+            ).stdout.splitlines()
+        )
+    )
+    assert {r["reason"]: r["deadlines"] for r in rows}["no_contact"] == "1"
+    by_month = run(
+        [
+            "coverage",
+            "--by",
+            "month",
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-12-31",
+            "--agency",
+            "saaq",
+        ],
+        settings,
+        tmp_path,
+    )
+    assert "2026-12" in by_month.stdout
+    for bad, message in (
+        (["--by", "planet"], "--by must be"),
+        (["--format", "xml"], "--format must be"),
+        (["--from", "soon"], "must be dates"),
+        (["--from", "2027-01-01", "--to", "2026-01-01"], "end: must not be before start"),
+    ):
+        refused = run(["coverage", *bad], settings, tmp_path)
+        assert refused.returncode == 2 and message in refused.stderr
+
+
+def test_coverage_recount_reports_and_fixes_drift(
+    tmp_path: Path, settings: Settings, service: ReminderService
+) -> None:
+    from reminders import Deadline
+
+    service.register(Deadline.model_validate(deadline_data()))
+    clean = run(["coverage", "--recount"], settings, tmp_path)
+    assert clean.returncode == 0 and "0 difference(s) found" in clean.stdout
+    field = next(iter(service.store.coverage_fields()))
+    service.store.client.hincrby(service.store.keys.coverage, field, 3)
+    drift = run(["coverage", "--recount"], settings, tmp_path)
+    assert drift.returncode == 1 and "counters 4, records 1" in drift.stdout
+    fixed = run(["coverage", "--recount", "--fix"], settings, tmp_path)
+    assert fixed.returncode == 0 and "1 difference(s) fixed" in fixed.stdout
+    assert service.recount() == {}

@@ -1,0 +1,148 @@
+"""The staff dashboard in a real headless browser (Debian's chromium)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, sync_playwright
+from pydantic import SecretStr
+
+from reminders import ManualClock, ReminderService
+from reminders.outcomes import DeliveryReport, OutcomeRecorder
+from reminders.sending import record_sent, take_lease
+from reminders.transitions import Transitions
+
+from .conftest import Web, register
+
+TOKEN = "staff-" + "s" * 32
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: .ci/run installs it with apt-get")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def some_coverage(service: ReminderService, clock: ManualClock) -> None:
+    """Deadlines of two agencies, one covered, one without contact details."""
+    rid = register(service, channels=["sms"])
+    register(service, ref="b", agency="revenu", citizen={"phone": None, "email": None})
+    register(service, ref="c", agency="revenu", channels=["email"])
+    send_at = service.get("saaq", "permit-2026-00042").reminders[0].send_at
+    clock.set(send_at)
+    moves = Transitions(service.store, clock)
+    moves.apply(rid, take_lease(3600))
+    moves.apply(rid, record_sent("sandbox", "SB1", 3600))
+    OutcomeRecorder(moves).record(DeliveryReport(rid, "sandbox", "SB1", "delivered", clock.now()))
+
+
+@pytest.fixture
+def staff_web(make_web: Callable[..., Web], clock: ManualClock) -> Web:
+    web = make_web(staff_token=SecretStr(TOKEN))
+    some_coverage(web.service, clock)
+    return web
+
+
+def test_staff_sign_in_and_see_the_charts(staff_web: Web, browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith(staff_web.url) else None,
+    )
+    page.goto(staff_web.url + "/dashboard")
+    assert "Connexion du personnel" in page.inner_text("h1")
+    page.fill("input[name=token]", "wrong")
+    page.click("button[type=submit]")
+    assert "Jeton invalide" in page.inner_text("body")
+    page.fill("input[name=token]", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-charts=ready]", timeout=15_000)
+    assert page.inner_text("h1") == "Couverture des rappels"
+    assert page.inner_text("#coverage") == "33.3%"
+    assert "non atteinte" in page.inner_text("#verdict")
+    assert page.locator("canvas").count() == 5
+    # Chart.js drew something on every canvas (not a blank bitmap).
+    drawn = page.evaluate(
+        "() => [...document.querySelectorAll('canvas')].map(c => Chart.getChart(c) !== undefined"
+        " && c.toDataURL().length > 3000)"
+    )
+    assert drawn == [True] * 5
+    months = page.evaluate("() => Chart.getChart('by-month').data.datasets[1].data")
+    assert months == [60] * len(months)  # the target line
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "dashboard-fr.png"), full_page=True)
+
+    page.click("text=English")
+    page.wait_for_selector("body[data-charts=ready]")
+    assert page.inner_text("h1") == "Reminder coverage"
+    assert "not met" in page.inner_text("#verdict")
+    page.select_option("select[name=agency]", "revenu")
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-charts=ready]")
+    assert page.inner_text("#coverage") == "0.0%"
+    page.screenshot(path=str(SHOTS / "dashboard-en-revenu.png"), full_page=True)
+    assert outside == []  # nothing beyond loopback
+    page.close()
+
+
+def test_the_dashboard_needs_the_staff_token(staff_web: Web, make_web: Callable[..., Web]) -> None:
+    url = staff_web.url + "/dashboard"
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url + "/data.json", timeout=5).status_code == 401
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    page = requests.get(url, headers=bearer, timeout=5)
+    assert (
+        page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    )
+    data = requests.get(url + "/data.json", headers=bearer, timeout=5).json()
+    assert (data["in_scope"], data["covered"]) == (3, 1)
+    wrong = {"Authorization": "Bearer nope"}
+    assert requests.get(url, headers=wrong, timeout=5).status_code == 401
+    bad = requests.get(url + "/data.json?from=yesterday", headers=bearer, timeout=5)
+    assert bad.status_code == 400 and "from" in bad.json()["detail"]
+    assert requests.get(staff_web.url + "/static/../app.py", timeout=5).status_code == 404
+
+
+def test_without_a_staff_token_the_dashboard_is_off(web: Web) -> None:
+    page = requests.get(web.url + "/dashboard", timeout=5)
+    assert page.status_code == 503 and "REMINDERS_STAFF_TOKEN" in page.text
+    form = {"token": ""}
+    assert requests.post(web.url + "/dashboard/login", data=form, timeout=5).status_code == 503
+
+
+def test_coverage_gauges_on_metrics(staff_web: Web) -> None:
+    text = requests.get(staff_web.url + "/metrics", timeout=5).text
+    assert 'reminders_coverage_ratio{agency="saaq"} 1.0' in text
+    assert 'reminders_coverage_ratio{agency="revenu"} 0.0' in text
+    assert "reminders_coverage_target 0.6" in text
+    assert 'reminders_deadlines_uncovered{agency="revenu",reason="no_contact"} 1.0' in text
+    assert 'reminders_reminder_outcomes_total{channel="sms",outcome="delivered"} 1.0' in text
+
+
+def test_the_demo_report_file_draws_its_charts_offline(
+    browser: Browser, tmp_path: Path, staff_web: Web
+) -> None:
+    from web.dashboard import Dashboard
+
+    report = staff_web.service.coverage()
+    path = tmp_path / "report.html"
+    path.write_text(Dashboard().html("en", report, ["revenu", "saaq"], {}, standalone=True))
+    page = browser.new_page()
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-charts=ready]", timeout=15_000)
+    assert page.inner_text("#coverage") == "33.3%"
+    assert requested == [path.as_uri()]
+    page.close()
