@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -47,15 +47,8 @@ Reason = Literal[
     "no_receipt",
     "pending",
 ]
-REASONS: tuple[Reason, ...] = (
-    "no_contact",
-    "opted_out",
-    "registered_late",
-    "completed_early",
-    "failed",
-    "no_receipt",
-    "pending",
-)
+REASONS: tuple[Reason, ...] = get_args(Reason)
+"""In order of precedence."""
 Outcome = Literal["covered", "withdrawn"] | Reason
 IN_FLIGHT = frozenset({"planned", "queued", "sending", "sent"})
 CHANNELS = ("sms", "email", "calendar")
