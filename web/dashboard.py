@@ -353,8 +353,9 @@ def _report(ctx: WebContext, query: dict[str, str]) -> tuple[CoverageReport, lis
     end = _date("to", query.get("to", ""))
     agency = query.get("agency") or None
     report = ctx.service.coverage(agency, start, end)
-    agencies = [s.key for s in ctx.service.coverage().by_agency]
-    return report, agencies
+    # The filter lists every agency; the unfiltered report already has them.
+    whole = report if agency is None and start is None and end is None else ctx.service.coverage()
+    return report, [s.key for s in whole.by_agency]
 
 
 def _date(name: str, text: str) -> date | None:

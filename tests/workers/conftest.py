@@ -14,8 +14,9 @@ import redis
 from channels.sandbox import sends_key
 from config.settings import Settings
 from reminders import ManualClock, ReminderService
+from reminders.keys import Keys
 from workers.app import Worker, build_scheduler, build_worker
-from workers.broker import QUEUE
+from workers.fastforward import FastForward
 from workers.scheduler import Scheduler
 
 
@@ -26,19 +27,12 @@ class Rig:
     runner: dramatiq.Worker
     client: redis.Redis
     settings: Settings
+    forward: FastForward
 
     def run_due(self) -> None:
         """Release everything due now and wait until it was handled and
         every sandbox receipt recorded."""
-        for _ in range(100):
-            step = self.scheduler.step()
-            self.worker.broker.join(QUEUE, timeout=30_000)
-            self.runner.join()
-            receipts = self.worker.channels.receipts
-            assert receipts is None or receipts.flush()
-            if step.released == 0:
-                return
-        raise AssertionError("the schedule kept producing due members")
+        self.forward.run_due(timeout_s=30)
 
     def sends(self) -> dict[str, int]:
         raw = self.client.hgetall(sends_key(self.settings.key_prefix))
@@ -56,16 +50,15 @@ def make_rig(
         tuned = settings.model_copy(update=values)
         worker = build_worker(tuned, clock=clock, client=redis_client)
         scheduler = build_scheduler(tuned, clock=clock, client=redis_client, broker=worker.broker)
-        runner = dramatiq.Worker(worker.broker, worker_threads=4, worker_timeout=100)
-        runner.start()
-        rig = Rig(worker, scheduler, runner, redis_client, tuned)
+        keys = Keys(tuned.key_prefix)
+        forward = FastForward(worker, scheduler, clock, redis_client, keys, threads=4)
+        rig = Rig(worker, scheduler, forward.runner, redis_client, tuned, forward)
         built.append(rig)
         return rig
 
     yield make
     for rig in built:
-        rig.runner.stop()
-        rig.worker.close()
+        rig.forward.close()
 
 
 @pytest.fixture
