@@ -129,6 +129,25 @@ class DelayedReceipts:
                     self._cond.notify_all()
 
 
+ACCEPT_PATIENCE_S = 60.0
+_ACCEPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+  redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2])
+end
+return 1
+"""
+
+
+class SandboxOutcomeUnknown(RuntimeError):
+    """Redis stayed away while the sandbox booked a message: whether it was
+    taken is unknown (the dispatcher then never sends it again)."""
+
+    def __init__(self, reminder_id: str) -> None:
+        super().__init__(f"sandbox could not tell whether it took reminder {reminder_id}")
+        self.reminder_id = reminder_id
+
+
 def sends_key(key_prefix: str) -> str:
     """Hash of reminder id -> messages the sandbox accepted for it."""
     return f"{key_prefix}sandbox:sends"
@@ -156,9 +175,37 @@ class SandboxChannel:
         try:
             return self._send(message)
         except redis.RedisError:
-            # The sandbox keeps its books in Redis; while Redis is away it is
-            # a provider that cannot take the message.
+            # The sandbox keeps its books in Redis; while Redis is away before
+            # it took the message, it is a provider that cannot take it.
             raise TransientChannelError(PROVIDER, "503", "sandbox unavailable") from None
+
+    def _accept(self, reminder_id: str, provider_id: str) -> None:
+        """Book one accepted message, exactly once even when Redis restarts
+        mid-call: the booking is keyed by ``provider_id`` (a retried call
+        that already landed books nothing more) and retried while Redis is
+        unreachable. After ``ACCEPT_PATIENCE_S`` the outcome is unknown, as
+        with a provider that timed out after the request left: that is
+        :class:`SandboxOutcomeUnknown`, never a transient error, so the
+        reminder is not sent again."""
+        keys = [
+            f"{self.key_prefix}sandbox:accepted:{provider_id}",
+            sends_key(self.key_prefix),
+            f"{self.key_prefix}sandbox:first_ms",
+        ]
+        args: list[str | int] = [reminder_id, time.time_ns() // 10**6]
+        started = time.monotonic()
+        delay = 0.1
+        while True:
+            try:
+                self.client.eval(_ACCEPT, len(keys), *keys, *args)
+                return
+            except (redis.ConnectionError, redis.TimeoutError):
+                # Even "connection refused" may follow a first try that
+                # landed (the client retries on its own), so keep trying.
+                if time.monotonic() - started > ACCEPT_PATIENCE_S:
+                    raise SandboxOutcomeUnknown(reminder_id) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _send(self, message: Message) -> ProviderReceipt:
         outcome = outcome_for(message)
@@ -176,12 +223,7 @@ class SandboxChannel:
         provider_id = "SB" + secrets.token_hex(16)
         # The provider's own log of accepted messages: how tests and the demo
         # count sends per reminder (exactly once, or not).
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hincrby(sends_key(self.key_prefix), message.reminder_id, 1)
-        pipe.hsetnx(
-            f"{self.key_prefix}sandbox:first_ms", message.reminder_id, time.time_ns() // 10**6
-        )
-        pipe.execute()
+        self._accept(message.reminder_id, provider_id)
         if outcome == "undelivered":
             code = "30005" if message.channel == "sms" else "bounce"
             self.receipts.later(message.reminder_id, provider_id, "undelivered", code)

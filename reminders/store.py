@@ -16,6 +16,8 @@ schedule does not hold.
 from __future__ import annotations
 
 import hashlib
+import secrets
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,9 +247,28 @@ class RedisStore:
         raw = self.client.get(self.keys.last_sms(phone_hash))
         return None if raw is None else _text(raw)
 
-    def claim_once(self, name: str, ttl_s: int) -> bool:
-        """True the first time ``name`` is claimed within ``ttl_s`` seconds."""
-        return bool(self.client.set(self.keys.once(name), b"1", nx=True, ex=max(ttl_s, 1)))
+    def claim_once(self, name: str, ttl_s: int, *, patience_s: float = 5.0) -> bool:
+        """True the first time ``name`` is claimed within ``ttl_s`` seconds.
+
+        The claim carries a token of its own and is retried, for up to
+        ``patience_s``, when the connection drops: a SET that ran but whose
+        answer was lost (Redis restarting) is then recognised as ours on the
+        retry, instead of the claim looking taken by someone else and the
+        first delivery of a webhook being dropped as a repeat."""
+        key = self.keys.once(name)
+        token = secrets.token_bytes(12)
+        started = time.monotonic()
+        delay = 0.05
+        while True:
+            try:
+                if self.client.set(key, token, nx=True, ex=max(ttl_s, 1)):
+                    return True
+                return bool(self.client.get(key) == token)
+            except (redis.ConnectionError, redis.TimeoutError):
+                if time.monotonic() - started + delay > patience_s:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def was_claimed(self, name: str) -> bool:
         return bool(self.client.exists(self.keys.once(name)))

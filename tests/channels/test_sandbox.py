@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -10,12 +11,14 @@ import redis
 from channels.base import Message
 from channels.errors import PermanentChannelError, TransientChannelError
 from channels.providers import ChannelSet, build_channels
+from channels.sandbox import DelayedReceipts, SandboxChannel, sends_key
 from config.settings import Settings
 from reminders import Deadline, ManualClock, ReminderService
 from reminders.outcomes import OutcomeRecorder
 from reminders.record import DeadlineRecord, ReminderRecord
 from reminders.transitions import Effect, Transitions
 from tests.conftest import deadline_data
+from tests.fakes.lossy_proxy import LossyProxy
 
 
 @pytest.fixture
@@ -155,3 +158,27 @@ def test_closing_records_receipts_still_waiting(
     channels.close()
 
     assert state_of(service, rid)[0] == "delivered"
+
+
+def test_a_send_whose_booking_reply_is_lost_is_booked_once(
+    settings: Settings, clock: ManualClock, redis_url: str, redis_client: redis.Redis
+) -> None:
+    # Redis restarting between running the booking and answering it: the
+    # client retries, and the message must still count once, not twice.
+    upstream = urlsplit(redis_url)
+    with LossyProxy(upstream.hostname or "127.0.0.1", upstream.port or 6379) as proxy:
+        lossy = redis.Redis.from_url(proxy.url)
+        receipts = DelayedReceipts(lambda _: None, clock, delay_s=0.0)
+        channel = SandboxChannel(
+            "email", client=lossy, key_prefix=settings.key_prefix, receipts=receipts, clock=clock
+        )
+        try:
+            lossy.ping()  # the pooled connection is open; the next request is the booking
+            proxy.lose_next_reply()
+            receipt = channel.send(message("r1", "email", "ana@example.ca"))
+        finally:
+            receipts.close()
+            lossy.close()
+    assert proxy.lost == 1
+    assert receipt.provider_id.startswith("SB")
+    assert redis_client.hget(sends_key(settings.key_prefix), "r1") == b"1"

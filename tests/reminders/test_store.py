@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
 import pytest
 import redis
 
 from config.settings import Settings
 from reminders import ReminderService
-from reminders.keys import deadline_tag, split_reminder_id
-from reminders.store import AuditEvent, Write
+from reminders.keys import Keys, deadline_tag, split_reminder_id
+from reminders.store import AuditEvent, RedisStore, Write
 from tests.conftest import deadline_data
+from tests.fakes.lossy_proxy import LossyProxy
 
 
 def test_a_write_with_a_stale_version_writes_nothing_not_even_audit(
@@ -55,3 +59,49 @@ def test_writes_recover_when_redis_forgets_its_scripts(
     (result,) = service.register_many([deadline_data(ref="s-2")])
     assert result.ok and result.receipt is not None and result.receipt.created
     assert service.get("saaq", "s-2").status == "active"
+
+
+@pytest.fixture
+def lossy(redis_url: str) -> Iterator[tuple[LossyProxy, redis.Redis]]:
+    upstream = urlsplit(redis_url)
+    with LossyProxy(upstream.hostname or "127.0.0.1", upstream.port or 6379) as proxy:
+        client = redis.Redis.from_url(proxy.url)
+        client.ping()  # the pooled connection is open: the next request is the test's
+        yield proxy, client
+        client.close()
+
+
+def test_a_claim_whose_reply_is_lost_is_still_ours(
+    settings: Settings, lossy: tuple[LossyProxy, redis.Redis]
+) -> None:
+    # The client retries the SET NX that landed; without its own token the
+    # claim would look taken and a first webhook would be dropped as a repeat.
+    proxy, client = lossy
+    store = RedisStore(client, Keys(settings.key_prefix))
+    proxy.lose_next_reply()
+    assert store.claim_once("sg:event-1", 60)
+    assert proxy.lost == 1
+    assert not store.claim_once("sg:event-1", 60)
+
+
+def test_a_registration_whose_reply_is_lost_can_be_sent_again_and_lands_once(
+    make_service: Callable[..., ReminderService],
+    lossy: tuple[LossyProxy, redis.Redis],
+    redis_client: redis.Redis,
+) -> None:
+    # The agency cannot know whether the call landed; sending it again must
+    # neither fail nor leave two of anything.
+    proxy, client = lossy
+    service = make_service(client=client)
+    proxy.lose_next_reply()
+    with pytest.raises(redis.ConnectionError):
+        service.register_many([deadline_data(ref="lost-1")])
+    assert proxy.lost == 1
+    (result,) = service.register_many([deadline_data(ref="lost-1")])
+    assert result.ok, result.error
+    view = service.get("saaq", "lost-1")
+    assert view.status == "active"
+    ids = [r.id for r in view.reminders]
+    assert len(ids) == len(set(ids)) > 0
+    scheduled = redis_client.zrange(service.store.keys.schedule, 0, -1)
+    assert sorted(s.decode() for s in scheduled) == sorted(ids)
