@@ -9,6 +9,7 @@ command and sending its answer.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -121,8 +122,6 @@ class LossyProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

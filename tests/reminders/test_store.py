@@ -103,5 +103,5 @@ def test_a_registration_whose_reply_is_lost_can_be_sent_again_and_lands_once(
     assert view.status == "active"
     ids = [r.id for r in view.reminders]
     assert len(ids) == len(set(ids)) > 0
-    scheduled = redis_client.zrange(service.store.keys.schedule, 0, -1)
+    scheduled: list[bytes] = redis_client.zrange(service.store.keys.schedule, 0, -1)  # type: ignore[assignment]
     assert sorted(s.decode() for s in scheduled) == sorted(ids)
