@@ -6,6 +6,10 @@ its source. Reports are idempotent and order-safe: a final state is never
 left, so a late "sent" after "delivered", or the same webhook twice, changes
 nothing. A receipt may arrive before the worker has recorded the send
 (``sending``); it is taken then too, and the send's own record keeps it.
+
+A message reported undelivered (an unreachable number, a bounced address)
+falls back to the next reachable channel of the deadline's order, as a
+permanent send error does, while the deadline is active and not yet due.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from .keys import deadline_tag, reminder_id, split_reminder_id
 from .record import DeadlineRecord, ReminderRecord
+from .sending import fallback
 from .transitions import Applied, Effect, Transitions
 
 ReportStatus = Literal["accepted", "delivered", "undelivered"]
@@ -50,6 +56,15 @@ class OutcomeRecorder:
     def record(self, report: DeliveryReport) -> Applied | None:
         """Apply ``report``; None when it changes nothing (duplicate, late,
         unknown reminder)."""
+        opted_out: frozenset[str] = frozenset()
+        loaded: DeadlineRecord | None = None
+        if report.status == "undelivered":
+            # The fallback must know which channels the citizen still accepts.
+            parts = split_reminder_id(report.reminder_id)
+            store = self.transitions.store
+            loaded = None if parts is None else store.load(parts[0])
+            if loaded is not None:
+                opted_out = store.opted_out_of(loaded.phone_hash, loaded.email_hash)
 
         def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
             if reminder.state not in ACCEPTS[report.status]:
@@ -67,10 +82,14 @@ class OutcomeRecorder:
             # When it happened at the provider, not when we heard of it:
             # coverage asks whether it was delivered before the deadline.
             reminder.updated = int(report.at.timestamp())
-            return Effect(
-                report.status,
-                f"provider:{report.provider}",
-                f"{reminder.seq} {report.code}".strip(),
-            )
+            detail = f"{reminder.seq} {report.code}".strip()
+            schedule: dict[str, int] = {}
+            if report.status == "undelivered":
+                added = fallback(record, reminder, now, opted_out)
+                if added is not None:
+                    tag = deadline_tag(record.agency, record.ref)
+                    schedule[reminder_id(tag, added.seq)] = added.send_at
+                    detail += f" fallback {added.seq} {added.channel}"
+            return Effect(report.status, f"provider:{report.provider}", detail, schedule)
 
-        return self.transitions.apply(report.reminder_id, change)
+        return self.transitions.apply(report.reminder_id, change, loaded=loaded)

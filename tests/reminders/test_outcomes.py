@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
 
@@ -121,3 +121,52 @@ def test_a_receipt_after_the_no_receipt_timeout_still_counts(
 
     assert OutcomeRecorder(transitions).record(report(rid, "delivered", clock)) is not None
     assert state_of(service, rid) == "delivered"
+
+
+def sms_then_email(service: ReminderService, ref: str = "permit-2026-00042") -> str:
+    data = deadline_data(ref=ref, channels=["sms", "email"], offsets=["7d"])
+    return service.register(Deadline.model_validate(data)).reminders[0].id
+
+
+def channels_of(service: ReminderService, ref: str) -> list[str]:
+    return [r.channel for r in service.get("saaq", ref).reminders]
+
+
+def test_an_undelivered_sms_falls_back_to_email_now(
+    service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    transitions = Transitions(service.store, clock)
+    rid = sms_then_email(service)
+    clock.set(datetime(2026, 12, 8, 15, 0, tzinfo=UTC))  # the 7-day reminder went out
+    put_state(transitions, rid, "sent", "SM1")
+
+    applied = OutcomeRecorder(transitions).record(report(rid, "undelivered", clock, "30003"))
+
+    assert applied is not None
+    first, added = service.get("saaq", "permit-2026-00042").reminders
+    assert (first.channel, first.state, first.reason) == ("sms", "undelivered", "30003")
+    assert (added.channel, added.state, added.send_at) == ("email", "planned", clock.now())
+    score = redis_client.zscore(service.store.keys.schedule, added.id)
+    assert score == clock.now().timestamp()
+
+
+def test_no_fallback_to_an_opted_out_channel(service: ReminderService, clock: ManualClock) -> None:
+    transitions = Transitions(service.store, clock)
+    rid = sms_then_email(service)
+    put_state(transitions, rid, "sent", "SM1")
+    service.opt_out("email", "a@example.ca")
+
+    assert OutcomeRecorder(transitions).record(report(rid, "undelivered", clock, "30003"))
+
+    assert channels_of(service, "permit-2026-00042") == ["sms"]
+
+
+def test_no_fallback_once_the_deadline_passed(service: ReminderService, clock: ManualClock) -> None:
+    transitions = Transitions(service.store, clock)
+    rid = sms_then_email(service)
+    put_state(transitions, rid, "sent", "SM1")
+    clock.set(datetime(2026, 12, 15, 23, 0, tzinfo=UTC))  # after 17:00 in Montréal
+
+    assert OutcomeRecorder(transitions).record(report(rid, "undelivered", clock, "30003"))
+
+    assert channels_of(service, "permit-2026-00042") == ["sms"]

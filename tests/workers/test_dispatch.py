@@ -77,6 +77,20 @@ def test_a_permanent_failure_falls_back_to_the_next_channel(
     assert state(service) == [("sms", "failed", "21211"), ("email", "delivered", "")]
 
 
+def test_a_bounced_email_falls_back_to_sms_once_the_receipt_comes(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    ids = register(
+        service, channels=["email", "sms"], offsets=["1d"], citizen={"email": "bounce@example.ca"}
+    )
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    rig.run_due()  # the email goes out; its bounce plans the SMS, released at once
+
+    assert state(service) == [("email", "undelivered", "bounce"), ("sms", "delivered", "")]
+    assert rig.sends() == {ids[0]: 1, service.get("saaq", REF).reminders[1].id: 1}
+
+
 def test_transient_failures_are_retried_with_backoff_then_delivered(
     rig: Rig, service: ReminderService, clock: ManualClock
 ) -> None:
