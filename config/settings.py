@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     """Reminders claimed per scheduler step."""
     scheduler_poll_s: float = Field(default=1.0, gt=0, le=60)
     """Longest sleep of an idle scheduler (it wakes sooner for the next due one)."""
+    retention_sweep_s: float = Field(default=10.0, ge=0)
+    """How often a scheduler takes one step (``retention_batch`` keys) of the
+    retention sweep; 0 turns the sweep off (``reminders purge`` still works)."""
+    retention_batch: int = Field(default=500, ge=1, le=10_000)
+    """Deadline keys one retention step looks at."""
     lease_s: int = Field(default=60, ge=5)
     """How long a claimed batch may take to be enqueued before the reaper
     returns it to the schedule."""

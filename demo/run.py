@@ -9,8 +9,10 @@
    step through every due time; meanwhile some citizens do what they were
    reminded of (the agency marks the deadline completed), a few before any
    reminder, and agencies withdraw a few deadlines.
-4. The coverage table against the target, a recount that must agree with the
-   counters, and a standalone HTML report (the staff dashboard as a file).
+4. The retention purge at the end of the period (contact data of deadlines
+   closed for longer than the retention goes), the coverage table against the
+   target, a recount that must agree with the counters, and a standalone HTML
+   report (the staff dashboard as a file).
 
 Nothing is left running: the worker threads stop, the Redis server stops,
 and with ``REDIS_URL`` the demo's keys are deleted.
@@ -61,6 +63,7 @@ class DemoResult:
     registered: int
     released: int
     recount_differences: int
+    purged: int
     report_file: Path
     seconds: float
 
@@ -170,6 +173,7 @@ def run_demo(
             run.run_until(end, on_step)
             bar.update(task, completed=days)
 
+        purge = service.purge()
         report = service.coverage()
         differences = service.recount()
         agencies = [s.key for s in report.by_agency]
@@ -186,6 +190,10 @@ def run_demo(
         summary.add_row("reminders and receipt checks released", f"{run.released:,}")
         summary.add_row("simulated period", f"{start:%Y-%m-%d} → {end:%Y-%m-%d}")
         summary.add_row(
+            "contact data purged",
+            f"{purge.purged:,} deadlines past retention",
+        )
+        summary.add_row(
             "counters vs recount from records",
             "agree" if not differences else f"{len(differences)} differences",
         )
@@ -201,6 +209,7 @@ def run_demo(
             registered=registered,
             released=run.released,
             recount_differences=len(differences),
+            purged=purge.purged,
             report_file=report_file,
             seconds=time.monotonic() - started,
         )

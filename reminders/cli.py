@@ -275,6 +275,27 @@ def coverage(
 
 
 @app.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be purged; change nothing.")
+    ] = False,
+) -> None:
+    """Remove the contact data of deadlines closed for longer than their
+    agency's retention (schedulers also do this, a little at a time)."""
+    from .wiring import connect
+
+    try:
+        result = connect().purge(dry_run=dry_run)
+    except ReminderError as err:
+        raise _fail(str(err)) from None
+    verb = "would purge" if dry_run else "purged"
+    console.print(
+        f"scanned {result.scanned:,} deadlines; {verb} {result.purged:,}; "
+        f"held {result.held:,} (a reminder still waiting or being sent)"
+    )
+
+
+@app.command()
 def web(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,

@@ -72,6 +72,16 @@ class Keys:
         """String: the reminder id of the latest SMS sent to a number (by hash)."""
         return f"{self.prefix}lastsms:{phone_hash}"
 
+    @property
+    def retention_cursor(self) -> str:
+        """String: where the retention sweep's SCAN of deadlines stands."""
+        return f"{self.prefix}retention:cursor"
+
+    @property
+    def retention_lock(self) -> str:
+        """String (short TTL): held by the one process sweeping right now."""
+        return f"{self.prefix}retention:lock"
+
     def once(self, name: str) -> str:
         """String: marks something done once (a webhook event id, a used link)."""
         return f"{self.prefix}once:{name}"

@@ -111,6 +111,8 @@ class DeadlineRecord:
     reminders: list[ReminderRecord] = field(default_factory=list)
     unplanned: str = ""
     """Why no reminder could be planned ("opted_out" or "late"), else ""."""
+    purged: int = 0
+    """When retention purged the personal data (epoch s), else 0."""
 
     def dumps(self) -> str:
         doc: dict[str, Any] = {
@@ -139,6 +141,8 @@ class DeadlineRecord:
         }
         if self.unplanned:
             doc["np"] = self.unplanned
+        if self.purged:
+            doc["pg"] = self.purged
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -170,6 +174,7 @@ class DeadlineRecord:
             invite_seq=int(doc["iq"]),
             reminders=[ReminderRecord.from_json(r) for r in reminders],
             unplanned=doc.get("np", ""),
+            purged=int(doc.get("pg", 0)),
         )
 
     def copy(self) -> DeadlineRecord:

@@ -32,6 +32,7 @@ from .models import ChannelName, Citizen, Deadline, explain, zone
 from .planning import Slot, plan, sms_time
 from .policy import Policy, PolicyBook
 from .record import WAITING, WENT_OUT, DeadlineRecord, ReminderRecord
+from .retention import Retention, SweepResult
 from .store import AuditEvent, RedisStore, Snapshot, Write
 from .vault import Contact, ContactVault
 from .views import DeadlineView, ItemResult, Receipt, ReminderView
@@ -505,6 +506,15 @@ class ReminderService:
         if fix and differences:
             self.store.replace_coverage({k: v for k, v in counted.items() if v})
         return differences
+
+    def retention(self, *, batch: int = 500) -> Retention:
+        """The retention sweep over this service's deadlines."""
+        return Retention(self.store, self.policies, self.clock, batch=batch)
+
+    def purge(self, *, dry_run: bool = False) -> SweepResult:
+        """Purge now the personal data that retention allows (a whole pass;
+        see :mod:`reminders.retention`). ``dry_run`` only counts."""
+        return self.retention().run_pass(dry_run=dry_run)
 
     def opt_out(self, channel: str, address: str) -> bool:
         """Stop all reminders on ``channel`` to ``address``; True if it was new."""

@@ -223,7 +223,14 @@ class RedisStore:
                 names = []
         yield from self._records(names)
 
-    def _records(self, names: list[bytes]) -> Iterator[DeadlineRecord]:
+    def scan_records(self, cursor: int, count: int) -> tuple[int, list[DeadlineRecord]]:
+        """One SCAN step over the deadline documents from ``cursor``: the
+        next cursor (0 when the pass is complete) and the documents found."""
+        pattern = self.keys.deadline("*")
+        following, names = self.client.scan(cursor=cursor, match=pattern, count=count)
+        return int(following), list(self._records(list(names)))
+
+    def _records(self, names: Sequence[bytes | str]) -> Iterator[DeadlineRecord]:
         if not names:
             return
         for raw in self.client.mget(names):

@@ -60,6 +60,9 @@ class DeadlineView(BaseModel):
     created_at: datetime
     updated_at: datetime
     reminders: list[ReminderView]
+    purged_at: datetime | None = None
+    """When retention removed the contact data (then ``has_phone`` and
+    ``has_email`` still say whether there was an address)."""
 
     @classmethod
     def of(cls, tag: str, record: DeadlineRecord) -> DeadlineView:
@@ -80,6 +83,7 @@ class DeadlineView(BaseModel):
             created_at=_utc(record.created),
             updated_at=_utc(record.updated),
             reminders=[ReminderView.of(tag, r) for r in record.reminders],
+            purged_at=_utc(record.purged) if record.purged else None,
         )
 
 

@@ -8,6 +8,7 @@ REDIS_URL).
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -129,3 +130,11 @@ def deadline_data(**overrides: Any) -> dict[str, Any]:
     if citizen is not None:
         data["citizen"] = {**data["citizen"], **citizen}
     return data
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect garbage after each test, so that a socket or file left open is
+    reported against the test that left it, not at the end of the session."""
+    yield
+    gc.collect()

@@ -20,10 +20,13 @@ from dramatiq.brokers.redis import RedisBroker
 from channels.compose import Composer
 from channels.providers import ChannelSet, build_channels
 from channels.templates import Renderer
+from config.policies import load_policies
 from reminders.clock import Clock, SystemClock
 from reminders.keys import Keys
 from reminders.outcomes import OutcomeRecorder
+from reminders.retention import Retention
 from reminders.sending import RetryPolicy
+from reminders.store import RedisStore
 from reminders.transitions import Transitions
 from reminders.wiring import connect, redis_client, signed_links
 
@@ -57,6 +60,8 @@ class Worker:
     def close(self) -> None:
         self.channels.close()
         self.broker.close()
+        # Dramatiq's RedisBroker.close() leaves its connection pool open.
+        self.broker.client.connection_pool.disconnect()
 
 
 def composer(settings: Settings) -> Composer:
@@ -134,13 +139,22 @@ def build_scheduler(
     client: redis.Redis | None = None,
     broker: RedisBroker | None = None,
 ) -> Scheduler:
+    client = client or redis_client(settings)
+    clock = clock or SystemClock()
+    keys = Keys(settings.key_prefix)
+    store = RedisStore(client, keys, audit_maxlen=settings.audit_maxlen)
+    retention = Retention(
+        store, load_policies(settings.policy_file), clock, batch=settings.retention_batch
+    )
     return Scheduler(
-        client=client or redis_client(settings),
-        keys=Keys(settings.key_prefix),
+        client=client,
+        keys=keys,
         broker=broker or build_broker(settings),
-        clock=clock or SystemClock(),
+        clock=clock,
         batch=settings.scheduler_batch,
         lease_s=settings.lease_s,
         poll_s=settings.scheduler_poll_s,
         redelivery_s=settings.redelivery_s,
+        retention=retention,
+        retention_every_s=settings.retention_sweep_s,
     )

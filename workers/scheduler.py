@@ -42,6 +42,7 @@ from redis.exceptions import NoScriptError
 
 from reminders.clock import Clock
 from reminders.keys import Keys
+from reminders.retention import Retention, SweepResult
 
 from .broker import QUEUE, dispatch_message
 
@@ -97,6 +98,8 @@ class Scheduler:
         lease_s: int = 60,
         poll_s: float = 1.0,
         redelivery_s: int = 600,
+        retention: Retention | None = None,
+        retention_every_s: float = 10.0,
     ) -> None:
         self.client = client
         self.keys = keys
@@ -110,6 +113,10 @@ class Scheduler:
         self._claim_sha = hashlib.sha1(_CLAIM.encode(), usedforsecurity=False).hexdigest()
         self._reap_sha = hashlib.sha1(_REAP.encode(), usedforsecurity=False).hexdigest()
         self._last_reap = 0.0
+        self.retention = retention
+        """Its sweep takes one step every ``retention_every_s`` of idle time."""
+        self.retention_every_s = retention_every_s
+        self._last_sweep = time.monotonic()
 
     def _script(self, sha: str, source: str, *args: Any) -> Any:
         keys = (self.keys.schedule, self.keys.lease)
@@ -168,6 +175,19 @@ class Scheduler:
             self.clear(members)
         return Step(len(members), reaped)
 
+    def sweep(self) -> SweepResult | None:
+        """A step of the retention sweep when one is due (only when idle:
+        releasing due reminders comes first); None when none was due."""
+        if self.retention is None or self.retention_every_s <= 0:
+            return None
+        if time.monotonic() - self._last_sweep < self.retention_every_s:
+            return None
+        self._last_sweep = time.monotonic()
+        result = self.retention.step()
+        if result.purged or result.held:
+            log.info("retention purged=%d held=%d", result.purged, result.held)
+        return result
+
     def sleep_s(self) -> float:
         """Until the next due member, at most the poll interval."""
         first = self.client.zrange(self.keys.schedule, 0, 0, withscores=True)
@@ -187,6 +207,7 @@ class Scheduler:
                 if step.released or step.reaped:
                     log.debug("released=%d reaped=%d", step.released, step.reaped)
                 if step.released < self.batch:
+                    self.sweep()
                     self.stopping.wait(self.sleep_s())
             except redis.RedisError as err:
                 log.warning(

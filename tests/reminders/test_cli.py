@@ -170,6 +170,7 @@ def test_demo_runs_the_whole_system_and_leaves_nothing_running(tmp_path: Path) -
     out = " ".join(done.stdout.split())
     assert "deadlines registered 240" in out
     assert "counters vs recount from records agree" in out
+    assert "contact data purged 0 deadlines past retention" in out  # 20 days < 90
     assert "target 60%" in out and "by reason" in out and "no_contact" in out
     report = tmp_path / "reminders-demo-report.html"
     assert report.exists() and "Couverture des rappels" in report.read_text(encoding="utf-8")

@@ -3,6 +3,7 @@ test's clock fast-forwarded through weeks of schedule."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -243,3 +244,26 @@ def test_a_lost_dramatiq_message_is_released_again_after_the_redelivery_lease(
     assert state(service) == [("email", "delivered", "")]
     assert rig.sends() == {rid: 1}
     assert redis_client.zcard(rig.scheduler.keys.lease) == 0
+
+
+def test_an_idle_scheduler_sweeps_for_retention(
+    make_rig: Callable[..., Rig], service: ReminderService, clock: ManualClock
+) -> None:
+    rig = make_rig(retention_sweep_s=0.01)
+    register(service, channels=["sms"], offsets=["1d"])
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+    rig.run_due()
+    service.complete("saaq", REF)
+    clock.advance(timedelta(days=91))
+
+    # A step reads a few keys of the whole (shared) keyspace: step until a
+    # pass is complete.
+    for _ in range(10_000):
+        time.sleep(0.011)
+        result = rig.scheduler.sweep()
+        if result is not None and result.complete:
+            break
+
+    view = service.get("saaq", REF)
+    assert view.purged_at == clock.now()
+    assert [r.state for r in view.reminders] == ["delivered"]
