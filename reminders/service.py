@@ -263,6 +263,7 @@ class ReminderService:
             record.phone_hash = intent.phone_hash
             record.email_hash = intent.email_hash
             record.fingerprint = intent.fingerprint
+            record.purged = 0  # a contact again (an active deadline re-registered)
             record.updated = now
             kept = [r for r in record.reminders if r.state not in WAITING]
             waiting = [r for r in record.reminders if r.state in WAITING]

@@ -178,3 +178,23 @@ def test_reminders_purge_command(settings: Settings, tmp_path: Path) -> None:
     assert "purged 1" in done.stdout
     assert service.get("saaq", REF).purged_at is not None
     service.store.client.close()
+
+
+def test_an_active_deadline_registered_again_after_its_purge_has_a_contact_again(
+    service: ReminderService, clock: ManualClock
+) -> None:
+    (rid,) = register(service)
+    clock.set(DUE - timedelta(days=7))
+    delivered(service, clock, rid)
+    clock.set(DUE + timedelta(days=91))
+    assert service.purge().purged == 1
+
+    # The agency reuses the reference for next year's renewal.
+    register(service, due=(DUE + timedelta(days=365)).isoformat())
+
+    view = service.get("saaq", REF)
+    assert view.purged_at is None
+    record = service.store.load(deadline_tag("saaq", REF))
+    assert record is not None
+    assert service.vault.open(record.contact).phone == "+15145550123"
+    assert [r.state for r in view.reminders] == ["delivered", "planned"]
