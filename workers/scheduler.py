@@ -183,7 +183,14 @@ class Scheduler:
         if time.monotonic() - self._last_sweep < self.retention_every_s:
             return None
         self._last_sweep = time.monotonic()
-        result = self.retention.step()
+        try:
+            result = self.retention.step()
+        except redis.RedisError:
+            raise  # the run loop backs off and retries
+        except Exception:
+            # A chore must never stop the releasing of due reminders.
+            log.exception("retention step failed; releasing goes on")
+            return None
         if result.purged or result.held:
             log.info("retention purged=%d held=%d", result.purged, result.held)
         return result

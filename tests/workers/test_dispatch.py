@@ -11,6 +11,7 @@ import redis
 
 from reminders import Deadline, ManualClock, ReminderService
 from reminders.keys import deadline_tag
+from reminders.retention import Retention, SweepResult
 from tests.conftest import deadline_data
 from tests.workers.conftest import Rig, state
 
@@ -267,3 +268,23 @@ def test_an_idle_scheduler_sweeps_for_retention(
     view = service.get("saaq", REF)
     assert view.purged_at == clock.now()
     assert [r.state for r in view.reminders] == ["delivered"]
+
+
+class BrokenRetention(Retention):
+    def step(self) -> SweepResult:
+        raise ValueError("a bug in the sweep")
+
+
+def test_a_failing_retention_step_does_not_stop_the_releasing(
+    make_rig: Callable[..., Rig], service: ReminderService, clock: ManualClock
+) -> None:
+    rig = make_rig(retention_sweep_s=0.01)
+    rig.scheduler.retention = BrokenRetention(service.store, service.policies, clock)
+    register(service, channels=["sms"], offsets=["1d"])
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    time.sleep(0.02)
+    assert rig.scheduler.sweep() is None
+    rig.run_due()
+
+    assert [s for _, s, _ in state(service)] == ["delivered"]
