@@ -33,6 +33,7 @@ import redis
 
 from reminders.clock import Clock
 from reminders.outcomes import DeliveryReport
+from reminders.patience import UNREACHABLE, patiently
 
 from .base import Message, ProviderReceipt
 from .errors import PermanentChannelError, TransientChannelError
@@ -193,19 +194,14 @@ class SandboxChannel:
             f"{self.key_prefix}sandbox:first_ms",
         ]
         args: list[str | int] = [reminder_id, time.time_ns() // 10**6]
-        started = time.monotonic()
-        delay = 0.1
-        while True:
-            try:
-                self.client.eval(_ACCEPT, len(keys), *keys, *args)
-                return
-            except (redis.ConnectionError, redis.TimeoutError):
-                # Even "connection refused" may follow a first try that
-                # landed (the client retries on its own), so keep trying.
-                if time.monotonic() - started > ACCEPT_PATIENCE_S:
-                    raise SandboxOutcomeUnknown(reminder_id) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        try:
+            # The error cannot tell whether the first try landed: retry them all.
+            patiently(
+                lambda: self.client.eval(_ACCEPT, len(keys), *keys, *args),
+                give_up_s=ACCEPT_PATIENCE_S,
+            )
+        except UNREACHABLE:
+            raise SandboxOutcomeUnknown(reminder_id) from None
 
     def _send(self, message: Message) -> ProviderReceipt:
         outcome = outcome_for(message)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from redis.exceptions import NoScriptError
 
 from . import coverage
 from .keys import Keys
+from .patience import patiently
 from .record import DeadlineRecord
 
 _CAS = """
@@ -264,18 +264,13 @@ class RedisStore:
         first delivery of a webhook being dropped as a repeat."""
         key = self.keys.once(name)
         token = secrets.token_bytes(12)
-        started = time.monotonic()
-        delay = 0.05
-        while True:
-            try:
-                if self.client.set(key, token, nx=True, ex=max(ttl_s, 1)):
-                    return True
-                return bool(self.client.get(key) == token)
-            except (redis.ConnectionError, redis.TimeoutError):
-                if time.monotonic() - started + delay > patience_s:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+
+        def claim() -> bool:
+            if self.client.set(key, token, nx=True, ex=max(ttl_s, 1)):
+                return True
+            return bool(self.client.get(key) == token)
+
+        return patiently(claim, give_up_s=patience_s, first_wait_s=0.05, longest_wait_s=1.0)
 
     def was_claimed(self, name: str) -> bool:
         return bool(self.client.exists(self.keys.once(name)))

@@ -21,18 +21,15 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TypeVar
-
-import redis
 
 from channels.base import Channel
 from channels.compose import Composer, NoAddress
 from channels.errors import PermanentChannelError, TransientChannelError
 from reminders.clock import Clock
 from reminders.keys import split_reminder_id
+from reminders.patience import patiently
 from reminders.policy import PolicyBook
 from reminders.record import DeadlineRecord
 from reminders.sending import (
@@ -54,7 +51,6 @@ from reminders.vault import ContactVault
 from .ratelimit import ProviderLimiter
 
 log = logging.getLogger("reminders.dispatch")
-T = TypeVar("T")
 
 
 class Dispatcher:
@@ -92,14 +88,14 @@ class Dispatcher:
         """Called with each member once handled: releases its redelivery lease."""
 
     def _apply(self, rid: str, change: Change, loaded: DeadlineRecord | None) -> Applied | None:
-        return _patiently(lambda: self.transitions.apply(rid, change, loaded=loaded))
+        return patiently(lambda: self.transitions.apply(rid, change, loaded=loaded))
 
     def dispatch(self, member: str) -> str:
         """Handle one schedule member; returns what happened (for logs and tests)."""
         outcome = self._dispatch(member)
         if self.handled is not None:
             done = self.handled
-            _patiently(lambda: done(member))
+            patiently(lambda: done(member))
         return outcome
 
     def _dispatch(self, member: str) -> str:
@@ -108,13 +104,11 @@ class Dispatcher:
             applied = self._apply(rid, check_receipt, None)
             return "no_receipt" if applied else "ignored"
         parts = split_reminder_id(rid)
-        record = None if parts is None else _patiently(lambda: self.store.load(parts[0]))
+        record = None if parts is None else patiently(lambda: self.store.load(parts[0]))
         reminder = None if record is None or parts is None else record.reminder(parts[1])
         if record is None or reminder is None:
             return "ignored"
-        opted_out = _patiently(
-            lambda: self.store.opted_out_of(record.phone_hash, record.email_hash)
-        )
+        opted_out = patiently(lambda: self.store.opted_out_of(record.phone_hash, record.email_hash))
         policy = self.policies.for_agency(record.agency)
         now = self.clock.now()
         decision = verdict(record, reminder, _epoch(now), opted_out, policy)
@@ -163,23 +157,8 @@ class Dispatcher:
         if reminder.channel == "sms":
             # So a "SNOOZE 2" reply from this number finds this reminder.
             ttl = self.last_sms_ttl_s
-            _patiently(lambda: self.store.note_last_sms(record.phone_hash, rid, ttl))
+            patiently(lambda: self.store.note_last_sms(record.phone_hash, rid, ttl))
         return "sent"
-
-
-def _patiently(call: Callable[[], T], *, give_up_s: float = 60.0) -> T:
-    """``call()``, retried while Redis is unreachable (a restart, a failover)
-    for up to ``give_up_s``; then the error goes to Dramatiq's retries."""
-    delay = 0.1
-    deadline = time.monotonic() + give_up_s
-    while True:
-        try:
-            return call()
-        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
-            if time.monotonic() + delay > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
 
 
 def _epoch(instant: datetime) -> int:
