@@ -13,11 +13,11 @@ from config.settings import Settings
 from reminders import Deadline, ManualClock, ReminderService, connect
 from reminders.keys import deadline_tag
 from reminders.outcomes import DeliveryReport, OutcomeRecorder
-from reminders.record import DeadlineRecord, ReminderRecord
 from reminders.retention import ADDRESS_REMOVED
-from reminders.transitions import Effect, Transitions
+from reminders.transitions import Transitions
 from tests.conftest import deadline_data
 from tests.reminders.test_cli import run
+from tests.reminders.test_outcomes import put_state
 
 REF = "permit-2026-00042"
 DUE = datetime(2026, 12, 15, 22, 0, tzinfo=UTC)
@@ -31,13 +31,7 @@ def register(service: ReminderService, ref: str = REF, **overrides: object) -> l
 def delivered(service: ReminderService, clock: ManualClock, rid: str) -> None:
     """Send ``rid`` as the dispatcher would, then its receipt says delivered."""
     transitions = Transitions(service.store, clock)
-
-    def sent(_: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect:
-        reminder.state = "sent"
-        reminder.provider_id = "SM0123"
-        return Effect("sent", "test")
-
-    assert transitions.apply(rid, sent) is not None
+    put_state(transitions, rid, "sent", "SM0123")
     report = DeliveryReport(rid, "twilio", "SM0123", "delivered", clock.now())
     assert OutcomeRecorder(transitions).record(report) is not None
 
