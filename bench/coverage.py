@@ -27,10 +27,11 @@ from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet
 
-from reminders import ReminderService, connect
+from demo.redis_server import RedisServer
+from demo.sample import sample_deadlines
 from reminders.coverage import REASONS
-from reminders.redis_server import RedisServer
-from reminders.sample import sample_deadlines
+from reminders.settings import Settings
+from reminders.wiring import Core, build_core
 
 OUTCOMES = ["covered"] * 12 + list(REASONS) + ["withdrawn"]
 
@@ -66,17 +67,21 @@ def main() -> None:
     args = parser.parse_args()
     with RedisServer() as server:
 
-        def service(prefix: str) -> ReminderService:
-            return connect(
-                redis_url=server.url,
-                key_prefix=prefix,
-                encryption_keys=Fernet.generate_key().decode(),
-                hash_key=secrets.token_urlsafe(32),
+        def service(prefix: str) -> Core:
+            return build_core(
+                Settings(
+                    _env_file=None,
+                    redis_url=server.url,
+                    key_prefix=prefix,
+                    encryption_keys=Fernet.generate_key().decode(),
+                    hash_key=secrets.token_urlsafe(32),
+                )
             )
 
-        big = service("big:")
+        big_core = service("big:")
+        big = big_core.service
         fields = simulated_fields(args.deadlines)
-        big.store.replace_coverage(fields)
+        big_core.store.replace_coverage(fields)
         report = big.coverage()
         assert report.in_scope + report.withdrawn == args.deadlines
         simulated = {
@@ -86,7 +91,8 @@ def main() -> None:
             "report_one_agency_ms_median": timed(lambda: big.coverage(agency="agency-07")),
         }
 
-        real = service("real:")
+        real_core = service("real:")
+        real = real_core.service
         now = datetime.now(UTC)
         items = list(sample_deadlines(args.recount, now=now, seed=3, horizon_days=700))
         started = time.perf_counter()
@@ -99,7 +105,7 @@ def main() -> None:
         registered = {
             "deadlines": args.recount,
             "register_s": round(register_s, 1),
-            "counter_fields": len(real.store.coverage_fields()),
+            "counter_fields": len(real_core.store.coverage_fields()),
             "report_ms_median": timed(real.coverage),
             "recount_s": round(recount_s, 2),
             "recount_deadlines_per_s": round(args.recount / recount_s),

@@ -36,11 +36,11 @@ from typing import Any
 import redis
 from cryptography.fernet import Fernet
 
-from channels.sandbox import sends_key
-from config.settings import Settings
+from demo.redis_server import RedisServer
 from reminders import ManualClock, connect
-from reminders.keys import Keys, deadline_tag
-from reminders.redis_server import RedisServer
+from reminders.ids import deadline_tag
+from reminders.redis.keys import Keys
+from reminders.settings import Settings
 from workers.app import build_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def register(settings: Settings, count: int, first: datetime, per_s: float | Non
     for start in range(0, count, 5000):
         results = service.register_many(batch[start : start + 5000])
         assert all(r.ok for r in results)
-    service.store.client.close()
+    service.close()
 
 
 def release_rate(url: str, count: int) -> float:
@@ -153,9 +153,9 @@ def run_workers(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def wait_sent(client: redis.Redis, prefix: str, count: int, timeout_s: float) -> float:
     deadline = time.monotonic() + timeout_s
-    while client.hlen(sends_key(prefix)) < count:
+    while client.hlen(Keys(prefix).sandbox_sends) < count:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {client.hlen(sends_key(prefix))} of {count} sent")
+            raise RuntimeError(f"only {client.hlen(Keys(prefix).sandbox_sends)} of {count} sent")
         time.sleep(0.02)
     return time.perf_counter()
 

@@ -30,8 +30,9 @@ from typing import Any
 import redis
 from cryptography.fernet import Fernet
 
+from demo.redis_server import RedisServer
 from reminders import Deadline, ManualClock, ReminderService, connect
-from reminders.redis_server import RedisServer
+from reminders.redis.keys import Keys
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -74,9 +75,10 @@ def main() -> None:
     with ExitStack() as stack:
         url = os.environ.get("REDIS_URL") or stack.enter_context(RedisServer()).url
         client = redis.Redis.from_url(url)
+        service_prefix = f"bench{secrets.token_hex(3)}:"
         service: ReminderService = connect(
             redis_url=url,
-            key_prefix=f"bench{secrets.token_hex(3)}:",
+            key_prefix=service_prefix,
             encryption_keys=Fernet.generate_key().decode(),
             hash_key=secrets.token_urlsafe(32),
             clock=ManualClock(NOW),
@@ -126,7 +128,7 @@ def main() -> None:
         if batch:
             service.register_many(batch)
         after = used_memory(client)
-        keys = service.store.keys
+        keys = Keys(service_prefix)
         sample = client.scan_iter(match=f"{keys.prefix}d:*", count=10)
         doc_key = next(iter(sample))
         figures["deadlines_for_memory"] = args.deadlines

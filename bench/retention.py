@@ -23,10 +23,12 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet
 
-from reminders import ManualClock, connect
-from reminders.redis_server import RedisServer
+from demo.redis_server import RedisServer
+from demo.sample import sample_deadlines
+from reminders import ManualClock
 from reminders.retention import Retention
-from reminders.sample import sample_deadlines
+from reminders.settings import Settings
+from reminders.wiring import build_core
 
 
 def steps(retention: Retention) -> tuple[list[float], int]:
@@ -60,18 +62,20 @@ def main() -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     clock = ManualClock(now)
     with RedisServer() as server:
-        service = connect(
+        settings = Settings(
+            _env_file=None,
             redis_url=server.url,
             key_prefix="bench:",
             encryption_keys=Fernet.generate_key().decode(),
             hash_key=secrets.token_urlsafe(32),
-            clock=clock,
         )
+        core = build_core(settings, clock=clock)
+        service = core.service
         items = list(sample_deadlines(args.deadlines, now=now, seed=5, horizon_days=90))
         refs = [(str(i["agency"]), str(i["ref"])) for i in items]
         for offset in range(0, len(items), 5000):
             service.register_many(items[offset : offset + 5000])
-        retention = service.retention(batch=args.batch)
+        retention = core.retention(batch=args.batch)
 
         idle, nothing = steps(retention)
         assert nothing == 0
@@ -83,7 +87,7 @@ def main() -> None:
         clock.advance(timedelta(days=100))
         busy, purged = steps(retention)
         differences = service.recount()
-        service.store.client.close()
+        core.close()
 
     busy_figures = figures(busy)
     print(

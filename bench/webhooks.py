@@ -29,18 +29,19 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
-from config.settings import Settings
-from reminders import ReminderService, connect
-from reminders.keys import reminder_id
-from reminders.redis_server import RedisServer
-from reminders.store import Write
+from demo.redis_server import RedisServer
+from reminders.ids import reminder_id
+from reminders.redis.store import Write
+from reminders.settings import Settings
+from reminders.wiring import Core, build_core
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def sent_reminders(service: ReminderService, count: int) -> list[tuple[str, str]]:
+def sent_reminders(core: Core, count: int) -> list[tuple[str, str]]:
     """Register ``count`` SMS deadlines and mark each one's first reminder as
     sent with a message SID, as a worker would; returns (reminder id, SID)."""
+    service, store = core.service, core.store
     due = service.clock.now() + timedelta(days=30)
     items = [
         {
@@ -65,7 +66,7 @@ def sent_reminders(service: ReminderService, count: int) -> list[tuple[str, str]
         assert result.receipt is not None
         rid = result.receipt.reminders[0].id
         tag, _, seq = rid.rpartition("-")
-        record = service.store.load(tag)
+        record = store.load(tag)
         assert record is not None
         updated = record.copy()
         updated.version += 1
@@ -76,9 +77,9 @@ def sent_reminders(service: ReminderService, count: int) -> list[tuple[str, str]
         writes.append(Write(tag, record.version, updated, now, {}, [rid], before=record))
         pairs.append((reminder_id(tag, int(seq)), sid))
         if len(writes) >= 500:
-            service.store.write_many(writes)
+            store.write_many(writes)
             writes = []
-    service.store.write_many(writes)
+    store.write_many(writes)
     return pairs
 
 
@@ -143,9 +144,9 @@ def main() -> None:
             signing_key=env["REMINDERS_SIGNING_KEY"],
             public_url=env["REMINDERS_PUBLIC_URL"],
         )
-        service = connect(settings)
+        core = build_core(settings)
         started = time.perf_counter()
-        pairs = sent_reminders(service, args.reminders)
+        pairs = sent_reminders(core, args.reminders)
         setup_s = time.perf_counter() - started
         web = subprocess.Popen(
             [sys.executable, "-m", "reminders", "web", "--port", str(port)],
@@ -175,7 +176,7 @@ def main() -> None:
         delivered = sum(
             1
             for rid, _ in pairs
-            if (record := service.store.load(rid.rpartition("-")[0])) is not None
+            if (record := core.store.load(rid.rpartition("-")[0])) is not None
             and record.reminders[0].state == "delivered"
         )
     report = {

@@ -10,9 +10,10 @@ agency gave only one; the agency's display name falls back to its slug.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from reminders.keys import deadline_tag, reminder_id
+from reminders.clock import from_epoch
+from reminders.ids import deadline_tag, reminder_id
 from reminders.links import STOP_LINK_TTL, Links
 from reminders.policy import Policy
 from reminders.record import DeadlineRecord, ReminderRecord
@@ -41,7 +42,7 @@ class Composer:
     ) -> ReminderContent:
         locale = record.locale
         rid = reminder_id(deadline_tag(record.agency, record.ref), reminder.seq)
-        due = datetime.fromtimestamp(record.due, tz=UTC)
+        due = from_epoch(record.due)
         snooze = None
         if reminder.channel != "calendar" and due - now > timedelta(hours=1):
             snooze = self.links.url("snooze", rid, due)

@@ -10,23 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import redis
 
 from reminders.clock import Clock
 from reminders.errors import ConfigurationError
-from reminders.outcomes import DeliveryReport
+from reminders.lifecycle.receipts import DeliveryReport
+from reminders.redis.keys import Keys
+from reminders.settings import Settings
 
 from .base import Channel, TimedChannel
 from .sandbox import DelayedReceipts, SandboxChannel
 from .sendgrid_email import SendGridEmail, sendgrid_client
-from .twilio_sms import Sender, TwilioSms, twilio_client
+from .twilio_sms import STATUS_PATH, Sender, TwilioSms, twilio_client
 
-if TYPE_CHECKING:
-    from config.settings import Settings
-
-STATUS_PATH = "/webhooks/twilio/status"
 CHANNELS = ("sms", "email", "calendar")
 
 
@@ -82,7 +79,7 @@ def build_channels(
                 SandboxChannel(
                     name,
                     client=client,
-                    key_prefix=settings.key_prefix,
+                    keys=Keys(settings.key_prefix),
                     receipts=receipts,
                     clock=clock,
                 )

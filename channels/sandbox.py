@@ -14,7 +14,7 @@ anything else                  accepted, then reported delivered
 (An email local part may carry a ``+suffix``: ``fail+3@example.ca``.)
 
 Receipts arrive after a short delay on a background thread and go through
-:class:`reminders.outcomes.OutcomeRecorder`, the code real webhooks use.
+:class:`reminders.lifecycle.receipts.OutcomeRecorder`, the code real webhooks use.
 Attempt counts live in Redis, so "twice" holds across worker processes.
 """
 
@@ -32,8 +32,10 @@ from typing import Literal
 import redis
 
 from reminders.clock import Clock
-from reminders.outcomes import DeliveryReport
-from reminders.patience import UNREACHABLE, patiently
+from reminders.lifecycle.receipts import DeliveryReport
+from reminders.redis.keys import Keys
+from reminders.redis.scripts import lua
+from reminders.retrying import UNREACHABLE, patiently
 
 from .base import Message, ProviderReceipt
 from .errors import PermanentChannelError, TransientChannelError
@@ -131,13 +133,6 @@ class DelayedReceipts:
 
 
 ACCEPT_PATIENCE_S = 60.0
-_ACCEPT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then
-  redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-  redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2])
-end
-return 1
-"""
 
 
 class SandboxOutcomeUnknown(RuntimeError):
@@ -149,11 +144,6 @@ class SandboxOutcomeUnknown(RuntimeError):
         self.reminder_id = reminder_id
 
 
-def sends_key(key_prefix: str) -> str:
-    """Hash of reminder id -> messages the sandbox accepted for it."""
-    return f"{key_prefix}sandbox:sends"
-
-
 class SandboxChannel:
     """One channel (``sms``, ``email`` or ``calendar``) of the sandbox."""
 
@@ -162,13 +152,14 @@ class SandboxChannel:
         name: str,
         *,
         client: redis.Redis,
-        key_prefix: str,
+        keys: Keys,
         receipts: DelayedReceipts,
         clock: Clock,
     ) -> None:
         self.name = name
         self.client = client
-        self.key_prefix = key_prefix
+        self.keys = keys
+        self._accept_script = lua(__package__, "sandbox_accept")
         self.receipts = receipts
         self.clock = clock
 
@@ -189,15 +180,15 @@ class SandboxChannel:
         :class:`SandboxOutcomeUnknown`, never a transient error, so the
         reminder is not sent again."""
         keys = [
-            f"{self.key_prefix}sandbox:accepted:{provider_id}",
-            sends_key(self.key_prefix),
-            f"{self.key_prefix}sandbox:first_ms",
+            self.keys.sandbox_accepted(provider_id),
+            self.keys.sandbox_sends,
+            self.keys.sandbox_first_ms,
         ]
         args: list[str | int] = [reminder_id, time.time_ns() // 10**6]
         try:
             # The error cannot tell whether the first try landed: retry them all.
             patiently(
-                lambda: self.client.eval(_ACCEPT, len(keys), *keys, *args),
+                lambda: self._accept_script(self.client, keys, args),
                 give_up_s=ACCEPT_PATIENCE_S,
             )
         except UNREACHABLE:
@@ -209,7 +200,7 @@ class SandboxChannel:
             code = "21211" if message.channel == "sms" else "400"
             raise PermanentChannelError(PROVIDER, code, "sandbox recipient refuses messages")
         if outcome == "transient":
-            key = f"{self.key_prefix}sandbox:tries:{message.reminder_id}:{message.channel}"
+            key = self.keys.sandbox_tries(message.reminder_id, message.channel)
             pipe = self.client.pipeline(transaction=True)
             pipe.incr(key)
             pipe.expire(key, 86_400)

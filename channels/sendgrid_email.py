@@ -15,12 +15,20 @@ invitation, and the same file as an ``invite.ics`` attachment for the rest.
 Error mapping: 429, 5xx, timeouts and connection errors transient; 400, 401,
 403 and other 4xx permanent. Error messages are ours: SendGrid's may quote
 the address.
+
+Receipts: SendGrid's event webhook posts batches of events, each echoing the
+custom args; :func:`read_event` says what one (verified) event means. The web
+app checks the batch's signature and routes.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.error import URLError
 
@@ -41,7 +49,9 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from reminders.clock import Clock
+from reminders.clock import Clock, from_epoch
+from reminders.ids import split_reminder_id
+from reminders.lifecycle.receipts import DeliveryReport, ReportStatus
 
 from .base import Message, ProviderReceipt
 from .errors import ChannelError, PermanentChannelError, TransientChannelError
@@ -49,6 +59,24 @@ from .errors import ChannelError, PermanentChannelError, TransientChannelError
 PROVIDER = "sendgrid"
 DEFAULT_BASE_URL = "https://api.sendgrid.com"
 REMINDER_ARG = "reminder_id"
+"""The custom arg that carries the reminder id (echoed in every event)."""
+EVENTS_PATH = "/webhooks/sendgrid/events"
+"""Where SendGrid's event webhook posts (under the public URL)."""
+SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
+TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
+
+EVENTS: dict[str, ReportStatus] = {
+    "processed": "accepted",
+    "delivered": "delivered",
+    "bounce": "undelivered",
+    "dropped": "undelivered",
+}
+OPT_OUT_EVENTS = frozenset({"unsubscribe", "group_unsubscribe", "spamreport"})
+"""The citizen does not want these emails: the address is opted out."""
+NO_ACTION = frozenset({"deferred", "open", "click", "group_resubscribe"})
+"""Deferred: SendGrid is still trying; opens and clicks are not tracked."""
+_EVENT_ID = re.compile(r"^[A-Za-z0-9_=+/.-]{1,100}$")
+_SMTP_STATUS = re.compile(r"^\d\.\d{1,3}\.\d{1,3}$")
 
 KNOWN_STATUS: dict[int, str] = {
     400: "the request was refused as invalid",
@@ -157,3 +185,49 @@ def calendar_method(ics: bytes) -> str:
         if line.startswith(b"METHOD:"):
             return line[7:].strip().decode("ascii")
     return "PUBLISH"
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutEvent:
+    """The citizen unsubscribed or reported spam: opt ``address`` out."""
+
+    address: str
+
+
+Event = DeliveryReport | OptOutEvent | str
+"""What one event asks for: a receipt, an opt-out, or a word for what it is
+(``malformed``, ``unplaced``, ``unknown_event``, or a no-action event name)."""
+
+
+def event_id(event: Mapping[str, Any]) -> str | None:
+    """The event's ``sg_event_id`` when it is one (it de-duplicates copies)."""
+    value = event.get("sg_event_id")
+    return value if isinstance(value, str) and _EVENT_ID.match(value) else None
+
+
+def read_event(event: Mapping[str, Any], now: datetime) -> Event:
+    """What one (verified) event of the webhook means."""
+    kind = event.get("event")
+    if not isinstance(kind, str):
+        return "malformed"
+    if kind in OPT_OUT_EVENTS:
+        address = event.get("email")
+        return OptOutEvent(address) if isinstance(address, str) else "malformed"
+    if kind in NO_ACTION:
+        return kind
+    status = EVENTS.get(kind)
+    if status is None:
+        return "unknown_event"
+    rid = event.get(REMINDER_ARG)
+    message_id = event.get("sg_message_id")
+    if not isinstance(rid, str) or split_reminder_id(rid) is None:
+        return "unplaced"
+    # "<X-Message-Id>.filter...": the first part is what the send returned.
+    provider_id = message_id.split(".", 1)[0] if isinstance(message_id, str) else ""
+    stamp = event.get("timestamp")
+    at = now
+    if isinstance(stamp, int) and 0 < stamp < now.timestamp():
+        at = from_epoch(stamp)  # when it happened, not when we heard
+    smtp = event.get("status")
+    code = kind if not (isinstance(smtp, str) and _SMTP_STATUS.match(smtp)) else f"{kind} {smtp}"
+    return DeliveryReport(rid, PROVIDER, provider_id, status, at, code)

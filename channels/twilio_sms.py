@@ -15,12 +15,21 @@ Error mapping (Twilio's REST error codes):
   rest, which Twilio documents as client errors that will fail again unchanged.
 
 Error messages are ours, never Twilio's: Twilio's text quotes the phone number.
+
+Receipts: Twilio posts each status change of a message to the status
+callback URL given with it, ``<public URL>/webhooks/twilio/status?r=<reminder
+id>`` (:data:`CALLBACK_PARAM`), so a receipt finds its reminder without a
+lookup table; :func:`status_report` turns that callback into a
+:class:`DeliveryReport`. The web app checks the signature and routes.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
@@ -30,12 +39,38 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from reminders.clock import Clock
+from reminders.ids import split_reminder_id
+from reminders.lifecycle.receipts import DeliveryReport, ReportStatus
 
 from .base import Message, ProviderReceipt
 from .errors import ChannelError, PermanentChannelError, TransientChannelError
 
 PROVIDER = "twilio"
 DEFAULT_BASE_URL = "https://api.twilio.com"
+STATUS_PATH = "/webhooks/twilio/status"
+"""Where Twilio posts message status callbacks (under the public URL)."""
+INBOUND_PATH = "/webhooks/twilio/inbound"
+"""Where the messaging service posts citizens' replies."""
+CALLBACK_PARAM = "r"
+"""The status callback's query parameter that carries the reminder id."""
+
+STATUSES: dict[str, ReportStatus | None] = {
+    "accepted": "accepted",
+    "scheduled": "accepted",
+    "queued": "accepted",
+    "sending": "accepted",
+    "sent": "accepted",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "undelivered",
+    "canceled": "undelivered",
+    "receiving": None,
+    "received": None,
+}
+"""Twilio's MessageStatus values onto report statuses (None: nothing to record)."""
+_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
+_CODE = re.compile(r"^\d{1,6}$")
 
 KNOWN_CODES: dict[int, str] = {
     20003: "authentication failed (check the account SID and auth token)",
@@ -157,7 +192,7 @@ class TwilioSms:
     def callback_url(self, reminder_id: str) -> str:
         """The status webhook for one reminder: the id rides in the query so
         a receipt finds its reminder without a lookup table."""
-        return f"{self.status_callback}?r={quote(reminder_id)}"
+        return f"{self.status_callback}?{CALLBACK_PARAM}={quote(reminder_id)}"
 
     def send(self, message: Message) -> ProviderReceipt:
         try:
@@ -170,3 +205,30 @@ class TwilioSms:
         except Exception as err:
             raise classify(err) from None
         return ProviderReceipt(PROVIDER, str(sent.sid), self.clock.now())
+
+
+def status_report(
+    query: Mapping[str, str], form: Mapping[str, str], at: datetime
+) -> DeliveryReport | str:
+    """The report in a (verified) status callback, or why there is none:
+    ``unknown_status``, ``ignored`` (nothing to record) or ``unplaced`` (no
+    reminder of ours)."""
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    value = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    if value not in STATUSES:
+        return "unknown_status"
+    mapped = STATUSES[value]
+    if mapped is None:
+        return "ignored"
+    rid = query.get(CALLBACK_PARAM, "")
+    if not _SID.match(sid) or split_reminder_id(rid) is None:
+        return "unplaced"
+    code = form.get("ErrorCode", "")
+    return DeliveryReport(
+        reminder_id=rid,
+        provider=PROVIDER,
+        provider_id=sid,
+        status=mapped,
+        at=at,
+        code=code if _CODE.match(code) else "",
+    )

@@ -2,7 +2,7 @@
 
 1. A private Redis (unless ``REDIS_URL`` is set), fresh keys, the sandbox
    provider; a few citizens opted out beforehand.
-2. A sample from :mod:`reminders.sample`: three agencies, deadlines over the
+2. A sample from :mod:`demo.sample`: three agencies, deadlines over the
    coming months, some citizens without a phone or an email, some of the
    sandbox's magic recipients that fail.
 3. The real scheduler and a real Dramatiq worker on a manual clock, step by
@@ -35,15 +35,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from config.settings import Settings
+from demo.redis_server import RedisServer
+from demo.sample import MAGIC_EMAIL_LOCALS, MAGIC_PHONE_ENDINGS, sample_deadlines
 from reminders.clock import ManualClock
 from reminders.coverage import CoverageReport
 from reminders.coverage_view import as_table, percent
 from reminders.errors import ReminderError
-from reminders.keys import Keys
-from reminders.redis_server import RedisServer
-from reminders.sample import MAGIC_EMAIL_LOCALS, MAGIC_PHONE_ENDINGS, sample_deadlines
 from reminders.service import ReminderService
+from reminders.settings import Settings
 from reminders.wiring import connect, redis_client
 from web.dashboard import Dashboard
 from workers.app import build_scheduler, build_worker
@@ -103,7 +102,6 @@ def run_demo(
         )
         client = redis_client(settings)
         stack.callback(client.close)
-        keys = Keys(settings.key_prefix)
         if shared:  # someone else's Redis: leave it as we found it
             stack.callback(_delete_keys, client, settings.key_prefix)
         service = connect(settings, client=client, clock=clock)
@@ -148,9 +146,7 @@ def run_demo(
 
         worker = build_worker(settings, clock=clock, client=client)
         scheduler = build_scheduler(settings, clock=clock, client=client, broker=worker.broker)
-        run = FastForward(
-            worker, scheduler, clock, client, keys, threads=8, window=timedelta(hours=2)
-        )
+        run = FastForward(worker, scheduler, clock, threads=8, window=timedelta(hours=2))
         stack.callback(run.close)
         end = max(_due_of(item["due"]) for item in items) + timedelta(
             seconds=settings.no_receipt_after_s + 3600

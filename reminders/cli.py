@@ -163,7 +163,7 @@ def worker(
     dies, Dramatiq stops the others and exits non-zero: run it under a
     supervisor (systemd, Kubernetes) that restarts it.
     """
-    from config.settings import Settings
+    from .settings import Settings
 
     settings = Settings()
     try:
@@ -202,8 +202,9 @@ def scheduler() -> None:
     import logging
     import signal
 
-    from config.settings import Settings
     from workers.app import build_scheduler
+
+    from .settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -311,8 +312,9 @@ def web(
     """
     import uvicorn
 
-    from config.settings import Settings
     from web.entry import app_from_env
+
+    from .settings import Settings
 
     try:
         app_from_env()  # fail here, with a clear message, on missing settings

@@ -1,7 +1,8 @@
 """Where the service gets the time: always aware UTC datetimes.
 
 The clock is passed in, so tests and the demo can fast-forward through
-months of schedule in seconds.
+months of schedule in seconds. Redis keeps epoch seconds: :func:`to_epoch`
+and :func:`from_epoch` are the one way between the two.
 """
 
 from __future__ import annotations
@@ -9,6 +10,16 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+
+def to_epoch(instant: datetime) -> int:
+    """Whole seconds since the epoch of an aware instant (how Redis keeps time)."""
+    return int(instant.timestamp())
+
+
+def from_epoch(epoch: int | float) -> datetime:
+    """The aware UTC instant of epoch seconds."""
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 class Clock(Protocol):

@@ -30,13 +30,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from .clock import from_epoch
+from .lifecycle.states import WENT_OUT
 from .models import zone
-from .record import WENT_OUT, DeadlineRecord
+from .record import DeadlineRecord
 
 Reason = Literal[
     "no_contact",
@@ -89,7 +91,7 @@ def outcome(record: DeadlineRecord) -> tuple[Outcome, str]:
 
 def due_month(record: DeadlineRecord) -> str:
     """``YYYY-MM`` of the due instant in the citizen's own time zone."""
-    local = datetime.fromtimestamp(record.due, UTC).astimezone(zone(record.timezone))
+    local = from_epoch(record.due).astimezone(zone(record.timezone))
     return f"{local.year:04d}-{local.month:02d}"
 
 

@@ -43,7 +43,12 @@ class DeadlinePassed(InvalidRequest):
 
 
 class SnoozeTooLate(InvalidRequest):
-    """Snoozing by that much would land after the deadline."""
+    """Snoozing by that much would land after the deadline; ``room_days`` is
+    how many whole days a snooze may still take."""
+
+    def __init__(self, field: str, message: str, room_days: int = 0) -> None:
+        super().__init__(field, message)
+        self.room_days = room_days
 
 
 class NotFound(ReminderError):

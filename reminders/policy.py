@@ -1,16 +1,21 @@
 """Agency policy: when, how and how often citizens are reminded.
 
 A :class:`PolicyBook` holds the default policy and per-agency overrides; it
-is loaded from TOML by ``config.policies`` and passed to the service.
+is loaded from TOML by :func:`load_policies` (``REMINDERS_POLICY_FILE``, else
+the ``policies.toml`` shipped beside this module) and passed to the service.
 """
 
 from __future__ import annotations
 
+import tomllib
 from datetime import time, timedelta
+from importlib import resources
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .models import ChannelName, CleanStr, Duration, check_offsets
+from .errors import ConfigurationError
+from .models import ChannelName, CleanStr, Duration, check_offsets, explain
 
 
 class Policy(BaseModel):
@@ -86,3 +91,27 @@ class PolicyBook(BaseModel):
             for name, overrides in agencies_raw.items()
         }
         return cls(default=default, agencies=agencies)
+
+
+def load_policies(path: Path | None = None) -> PolicyBook:
+    """The policy book in ``path``, or the default one shipped with the package
+    (the repository's ``config/policies.toml`` is that same file)."""
+    try:
+        if path is None:
+            text = resources.files(__package__).joinpath("policies.toml").read_text("utf-8")
+            where = "the default policies.toml"
+        else:
+            text = path.read_text("utf-8")
+            where = str(path)
+    except OSError as err:
+        raise ConfigurationError(
+            f"REMINDERS_POLICY_FILE: cannot read {path}: {err.strerror}"
+        ) from None
+    try:
+        return PolicyBook.from_mapping(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigurationError(f"{where}: not valid TOML: {err}") from None
+    except ValidationError as err:
+        raise ConfigurationError(f"{where}: {explain(err)}") from None
+    except ValueError as err:
+        raise ConfigurationError(f"{where}: {err}") from None

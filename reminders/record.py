@@ -10,26 +10,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
-ReminderState = Literal[
-    "planned",
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "undelivered",
-    "no_receipt",
-    "failed",
-    "skipped",
-]
-DeadlineStatus = Literal["active", "completed", "cancelled"]
-ReminderKind = Literal["offset", "catch_up", "invite", "invite_cancel", "snooze"]
-
-WAITING: frozenset[str] = frozenset({"planned", "queued"})
-"""States from which a reminder can still be skipped or re-planned."""
-WENT_OUT: frozenset[str] = frozenset({"sending", "sent", "delivered", "undelivered", "no_receipt"})
-"""States in which a reminder reached (or may have reached) the provider."""
+from .lifecycle.states import DeadlineStatus, ReminderKind, ReminderState
 
 
 @dataclass(slots=True)

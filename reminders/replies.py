@@ -13,11 +13,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from .snoozing import MAX_SNOOZE_DAYS
+
+__all__ = ["MAX_SNOOZE_DAYS", "Command", "Intent", "Lang", "answer", "normalize", "parse"]
+
 Intent = Literal["stop", "start", "help", "snooze", "unknown"]
 Lang = Literal["fr", "en"]
 
 DEFAULT_SNOOZE_DAYS = 1
-MAX_SNOOZE_DAYS = 60
 
 _WORDS: dict[str, tuple[Intent, Lang | None]] = {
     "STOP": ("stop", None),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from .keys import reminder_id
-from .record import DeadlineRecord, DeadlineStatus, ReminderKind, ReminderRecord, ReminderState
+from .clock import from_epoch
+from .ids import reminder_id
+from .lifecycle.states import DeadlineStatus, ReminderKind, ReminderState
+from .record import DeadlineRecord, ReminderRecord
 
 
 class ReminderView(BaseModel):
@@ -30,7 +32,7 @@ class ReminderView(BaseModel):
         return cls.model_construct(
             id=reminder_id(tag, reminder.seq),
             channel=reminder.channel,
-            send_at=_utc(reminder.send_at),
+            send_at=from_epoch(reminder.send_at),
             kind=reminder.kind,
             state=reminder.state,
             offset=None if reminder.offset_s is None else timedelta(seconds=reminder.offset_s),
@@ -70,7 +72,7 @@ class DeadlineView(BaseModel):
             agency=record.agency,
             ref=record.ref,
             status=record.status,
-            due=_utc(record.due),
+            due=from_epoch(record.due),
             all_day=record.all_day,
             timezone=record.timezone,
             locale=record.locale,
@@ -80,10 +82,10 @@ class DeadlineView(BaseModel):
             offsets=[timedelta(seconds=s) for s in record.offsets_s],
             has_phone=bool(record.phone_hash),
             has_email=bool(record.email_hash),
-            created_at=_utc(record.created),
-            updated_at=_utc(record.updated),
+            created_at=from_epoch(record.created),
+            updated_at=from_epoch(record.updated),
             reminders=[ReminderView.of(tag, r) for r in record.reminders],
-            purged_at=_utc(record.purged) if record.purged else None,
+            purged_at=from_epoch(record.purged) if record.purged else None,
         )
 
 
@@ -110,7 +112,3 @@ class ItemResult(BaseModel):
     ok: bool
     receipt: Receipt | None = None
     error: str | None = None
-
-
-def _utc(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)

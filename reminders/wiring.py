@@ -1,22 +1,33 @@
-"""Building a service from settings: the library's composition root."""
+"""Building the domain's parts from settings: one way, for every process.
+
+:func:`build_core` assembles the parts (Redis client, store, vault, policies,
+clock, the schedule, the lifecycle's transitions and receipts, the service
+facade); the library's :func:`connect`, the worker, the scheduler, the web
+app and the demo all start from it, so each part is built the same way
+everywhere and nobody pulls parts out of a service.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError
-from .keys import Keys
+from .lifecycle.receipts import OutcomeRecorder
+from .lifecycle.transitions import Transitions
 from .links import Links
-from .policy import PolicyBook
+from .policy import PolicyBook, load_policies
+from .redis.claims import Claims
+from .redis.keys import Keys
+from .redis.schedule import Schedule
+from .redis.store import RedisStore
+from .retention import Retention
 from .service import ReminderService
-from .store import RedisStore
+from .settings import Settings
 from .vault import ContactVault
-
-if TYPE_CHECKING:
-    from config.settings import Settings
 
 
 def redis_client(settings: Settings) -> redis.Redis:
@@ -41,6 +52,88 @@ def signed_links(settings: Settings) -> Links:
     return Links(settings.public_url, settings.signing_key.get_secret_value())
 
 
+def contact_vault(settings: Settings) -> ContactVault:
+    """The vault of contacts, from ``REMINDERS_ENCRYPTION_KEYS`` and
+    ``REMINDERS_HASH_KEY``."""
+    if settings.hash_key is None:
+        raise ConfigurationError("REMINDERS_HASH_KEY is not set; run `reminders keygen` for one")
+    return ContactVault(settings.encryption_key_list(), settings.hash_key.get_secret_value())
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    """The domain's parts of one process, built from one settings object."""
+
+    settings: Settings
+    client: redis.Redis
+    keys: Keys
+    store: RedisStore
+    vault: ContactVault
+    policies: PolicyBook
+    clock: Clock
+    schedule: Schedule
+    transitions: Transitions
+    receipts: OutcomeRecorder
+    claims: Claims
+    service: ReminderService
+
+    def retention(self, *, batch: int | None = None) -> Retention:
+        """The retention sweep, in steps of ``batch`` keys (default
+        ``REMINDERS_RETENTION_BATCH``)."""
+        steps = self.settings.retention_batch if batch is None else batch
+        return Retention(self.store, self.policies, self.clock, batch=steps)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def build_core(
+    settings: Settings,
+    *,
+    client: redis.Redis | None = None,
+    clock: Clock | None = None,
+    policies: PolicyBook | None = None,
+) -> Core:
+    """Every part, from ``settings``; ``client``, ``clock`` and ``policies``
+    replace the ones the settings would give. Missing secrets fail here."""
+    vault = contact_vault(settings)
+    client = client or redis_client(settings)
+    clock = clock or SystemClock()
+    policies = policies or load_policies(settings.policy_file)
+    keys = Keys(settings.key_prefix)
+    store = RedisStore(client, keys, audit_maxlen=settings.audit_maxlen)
+    transitions = Transitions(store, clock)
+    service = ReminderService(
+        store=store,
+        vault=vault,
+        policies=policies,
+        clock=clock,
+        coverage_target=settings.coverage_target,
+    )
+    return Core(
+        settings=settings,
+        client=client,
+        keys=keys,
+        store=store,
+        vault=vault,
+        policies=policies,
+        clock=clock,
+        schedule=Schedule(client, keys),
+        transitions=transitions,
+        receipts=OutcomeRecorder(transitions),
+        claims=Claims(client, keys),
+        service=service,
+    )
+
+
+def settings_from(settings: Settings | None = None, **overrides: Any) -> Settings:
+    """``settings`` (else from ``REMINDERS_*`` variables and ``.env``) with
+    single settings overridden by keyword."""
+    if settings is None:
+        return Settings(**overrides)
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
 def connect(
     settings: Settings | None = None,
     *,
@@ -56,25 +149,7 @@ def connect(
     ``key_prefix=...``); ``client``, ``clock`` and ``policies`` replace the
     collaborators built from settings.
     """
-    from config.policies import load_policies
-    from config.settings import Settings
-
     if redis_url is not None:
         overrides["redis_url"] = redis_url
-    if settings is None:
-        settings = Settings(**overrides)
-    elif overrides:
-        settings = settings.model_copy(update=overrides)
-    if settings.hash_key is None:
-        raise ConfigurationError("REMINDERS_HASH_KEY is not set; run `reminders keygen` for one")
-    vault = ContactVault(settings.encryption_key_list(), settings.hash_key.get_secret_value())
-    if client is None:
-        client = redis_client(settings)
-    store = RedisStore(client, Keys(settings.key_prefix), audit_maxlen=settings.audit_maxlen)
-    return ReminderService(
-        store=store,
-        vault=vault,
-        policies=policies or load_policies(settings.policy_file),
-        clock=clock or SystemClock(),
-        coverage_target=settings.coverage_target,
-    )
+    resolved = settings_from(settings, **overrides)
+    return build_core(resolved, client=client, clock=clock, policies=policies).service

@@ -19,9 +19,10 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
-from config.settings import Settings
-from reminders import ManualClock, ReminderService, connect
-from reminders.redis_server import RedisServer
+from demo.redis_server import RedisServer
+from reminders import ManualClock, ReminderService
+from reminders.settings import Settings
+from reminders.wiring import Core, build_core
 from tests.fakes.providers import FakeSendGrid, FakeTwilio, Receiver
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -62,24 +63,34 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def make_service(
-    settings: Settings, clock: ManualClock
-) -> Iterator[Callable[..., ReminderService]]:
-    built: list[ReminderService] = []
+def make_core(settings: Settings, clock: ManualClock) -> Iterator[Callable[..., Core]]:
+    """Builds the domain's parts as every process does (``build_core``), on
+    the test's settings and clock; keyword arguments go to ``build_core``."""
+    built: list[Core] = []
 
-    def make(**overrides: Any) -> ReminderService:
-        service = connect(settings, clock=clock, **overrides)
-        built.append(service)
-        return service
+    def make(**parts: Any) -> Core:
+        core = build_core(settings, clock=clock, **parts)
+        built.append(core)
+        return core
 
     yield make
-    for service in built:
-        service.store.client.close()
+    for core in built:
+        core.close()
 
 
 @pytest.fixture
-def service(make_service: Callable[..., ReminderService]) -> ReminderService:
-    return make_service()
+def core(make_core: Callable[..., Core]) -> Core:
+    return make_core()
+
+
+@pytest.fixture
+def make_service(make_core: Callable[..., Core]) -> Callable[..., ReminderService]:
+    return lambda **parts: make_core(**parts).service
+
+
+@pytest.fixture
+def service(core: Core) -> ReminderService:
+    return core.service
 
 
 @pytest.fixture

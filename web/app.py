@@ -1,36 +1,28 @@
-"""The web app: built by :func:`create_app` from settings and a service."""
+"""The web app: built by :func:`create_app` from the domain's parts."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from reminders.outcomes import OutcomeRecorder
-from reminders.service import ReminderService
-from reminders.transitions import Transitions
-from reminders.wiring import signed_links
+from reminders.wiring import Core, signed_links
 
 from . import citizen_links, dashboard, sendgrid_hooks, twilio_hooks
 from .context import WebContext
 from .limits import BodyLimit
 from .metrics import CoverageCollector, WebMetrics
 
-if TYPE_CHECKING:
-    from config.settings import Settings
-
 log = logging.getLogger(__name__)
 
 
 def create_app(
-    settings: Settings,
-    service: ReminderService,
+    core: Core,
     *,
     metrics: WebMetrics | None = None,
     wall: Callable[[], float] = time.time,
@@ -40,12 +32,16 @@ def create_app(
     ``wall`` is real time for replay windows (the service clock may be a
     simulated one in tests and the demo).
     """
+    settings = core.settings
+    service = core.service
     ctx = WebContext(
         settings=settings,
         service=service,
-        outcomes=OutcomeRecorder(Transitions(service.store, service.clock)),
+        outcomes=core.receipts,
+        claims=core.claims,
         links=signed_links(settings),
         metrics=metrics or WebMetrics.build(),
+        clock=core.clock,
         wall=wall,
     )
     ctx.metrics.registry.register(CoverageCollector(service))
@@ -59,7 +55,7 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> Response:
         try:
-            await run_in_threadpool(service.store.client.ping)
+            await run_in_threadpool(service.ping)
         except Exception as err:  # any Redis failure means not healthy
             log.warning("healthz: redis unreachable (%s)", type(err).__name__)
             return JSONResponse({"status": "unhealthy", "redis": "unreachable"}, 503)

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from channels.templates import format_due
+from reminders.clock import from_epoch, to_epoch
 from reminders.errors import DeadlineClosed, InvalidRequest, ReminderNotFound, SnoozeTooLate
-from reminders.keys import split_reminder_id
 from reminders.links import Action, BadLink, LinkClaim
-from reminders.record import DeadlineRecord, ReminderRecord
+from reminders.record import DeadlineRecord
+from reminders.service import Found
+from reminders.snoozing import MAX_SNOOZE_DAYS, choices
 
 from .context import WebContext
 from .forms import parse_form
@@ -65,13 +67,11 @@ class _Refused(Exception):
         self.response = response
 
 
-def _claim(
-    ctx: WebContext, pages: Pages, token: str, action: Action
-) -> tuple[LinkClaim, DeadlineRecord, ReminderRecord]:
+def _claim(ctx: WebContext, pages: Pages, token: str, action: Action) -> tuple[LinkClaim, Found]:
     if len(token) > MAX_TOKEN:
         raise _Refused(pages.problem(400, "Ce lien est invalide.", "This link is not valid."))
     try:
-        claim = ctx.links.verify(token, now=ctx.service.clock.now(), action=action)
+        claim = ctx.links.verify(token, now=ctx.clock.now(), action=action)
     except BadLink as err:
         ctx.metrics.links.labels(action, "bad").inc()
         if "expired" in str(err):
@@ -81,14 +81,12 @@ def _claim(
         raise _Refused(
             pages.problem(400, "Ce lien est invalide.", "This link is not valid.")
         ) from None
-    parts = split_reminder_id(claim.reminder_id)
-    record = None if parts is None else ctx.service.store.load(parts[0])
-    reminder = None if record is None or parts is None else record.reminder(parts[1])
-    if record is None or reminder is None:
+    found = ctx.service.find(claim.reminder_id)
+    if found is None:
         raise _Refused(
             pages.problem(404, "Ce rappel n'existe plus.", "This reminder no longer exists.")
         )
-    return claim, record, reminder
+    return claim, found
 
 
 def _heading(record: DeadlineRecord, lang: str) -> list[str]:
@@ -98,27 +96,21 @@ def _heading(record: DeadlineRecord, lang: str) -> list[str]:
     return [title, f"{word} : {due}" if lang == "fr" else f"{word}: {due}"]
 
 
-def _choices(ctx: WebContext, record: DeadlineRecord, reminder: ReminderRecord) -> list[int]:
-    now = ctx.service.clock.now()
-    base = max(_utc(reminder.send_at), now) if reminder.state == "planned" else now
-    latest = _utc(record.due) - timedelta(minutes=1)
-    return [d for d in SNOOZE_CHOICES if base + timedelta(days=d) < latest]
-
-
 def _used_name(token: str) -> str:
     return "link:" + token.rsplit(".", 1)[-1]
 
 
 def _snooze_page(ctx: WebContext, pages: Pages, token: str) -> Response:
     try:
-        _, record, reminder = _claim(ctx, pages, token, "snooze")
+        _, found = _claim(ctx, pages, token, "snooze")
     except _Refused as refused:
         return refused.response
+    record, reminder = found.record, found.reminder
     if record.status != "active":
         return _closed(pages)
-    if ctx.service.store.was_claimed(_used_name(token)):
+    if ctx.claims.was_claimed(_used_name(token)):
         return _used(pages)
-    days = _choices(ctx, record, reminder)
+    days = choices(record, reminder, ctx.clock.now(), SNOOZE_CHOICES)
     if not days:
         return pages.render(
             Text("Trop tard pour reporter", [*_heading(record, "fr"), "L'échéance est proche."]),
@@ -135,23 +127,26 @@ def _snooze_page(ctx: WebContext, pages: Pages, token: str) -> Response:
 
 def _snooze(ctx: WebContext, pages: Pages, token: str, days_text: str) -> Response:
     try:
-        claim, record, _ = _claim(ctx, pages, token, "snooze")
+        claim, found = _claim(ctx, pages, token, "snooze")
     except _Refused as refused:
         return refused.response
-    if not days_text.isdigit() or not 1 <= int(days_text) <= 60:
+    record = found.record
+    if not days_text.isdigit() or not 1 <= int(days_text) <= MAX_SNOOZE_DAYS:
         return pages.problem(
-            400, "Choisissez un nombre de jours entre 1 et 60.", "Choose from 1 to 60 days."
+            400,
+            f"Choisissez un nombre de jours entre 1 et {MAX_SNOOZE_DAYS}.",
+            f"Choose from 1 to {MAX_SNOOZE_DAYS} days.",
         )
-    store = ctx.service.store
-    ttl = int((claim.expires - ctx.service.clock.now()).total_seconds()) + 60
+    claims = ctx.claims
+    ttl = int((claim.expires - ctx.clock.now()).total_seconds()) + 60
     name = _used_name(token)
-    if not store.claim_once(name, ttl):
+    if not claims.claim_once(name, ttl):
         ctx.metrics.links.labels("snooze", "reused").inc()
         return _used(pages)
     try:
         view = ctx.service.snooze(claim.reminder_id, by=timedelta(days=int(days_text)))
     except SnoozeTooLate:
-        store.release_once(name)
+        claims.release(name)
         ctx.metrics.links.labels("snooze", "too_late").inc()
         return pages.render(
             Text("Trop tard", [*_heading(record, "fr"), "Choisissez moins de jours."]),
@@ -161,31 +156,28 @@ def _snooze(ctx: WebContext, pages: Pages, token: str, days_text: str) -> Respon
     except DeadlineClosed:
         return _closed(pages)
     except (ReminderNotFound, InvalidRequest):
-        store.release_once(name)
+        claims.release(name)
         return pages.problem(
             409, "Ce rappel ne peut pas être reporté.", "This reminder cannot be snoozed."
         )
     except Exception:
-        store.release_once(name)
+        claims.release(name)
         raise
     ctx.metrics.links.labels("snooze", "done").inc()
-    at = int(view.send_at.timestamp())
+    at = to_epoch(view.send_at)
     return pages.render(
         Text("C'est noté", [*_heading(record, "fr"), f"Nouvel envoi : {_when(at, record, 'fr')}"]),
         Text("Done", [*_heading(record, "en"), f"New reminder: {_when(at, record, 'en')}"]),
     )
 
 
-def _channel_of(reminder: ReminderRecord) -> str:
-    return "sms" if reminder.channel == "sms" else "email"
-
-
 def _stop_page(ctx: WebContext, pages: Pages, token: str) -> Response:
     try:
-        _, _record, reminder = _claim(ctx, pages, token, "stop")
+        _, found = _claim(ctx, pages, token, "stop")
     except _Refused as refused:
         return refused.response
-    by_fr, by_en = ("texto", "text") if _channel_of(reminder) == "sms" else ("courriel", "email")
+    sms = found.reminder.channel == "sms"
+    by_fr, by_en = ("texto", "text") if sms else ("courriel", "email")
     return pages.render(
         Text("Ne plus recevoir ces rappels", [f"Les rappels par {by_fr} cesseront."]),
         Text("Stop these reminders", [f"Reminders by {by_en} will stop for this address."]),
@@ -195,19 +187,16 @@ def _stop_page(ctx: WebContext, pages: Pages, token: str) -> Response:
 
 def _stop(ctx: WebContext, pages: Pages, token: str) -> Response:
     try:
-        _, record, reminder = _claim(ctx, pages, token, "stop")
+        _, found = _claim(ctx, pages, token, "stop")
     except _Refused as refused:
         return refused.response
-    channel = _channel_of(reminder)
-    contact = ctx.service.vault.open(record.contact)
-    address = contact.phone if channel == "sms" else contact.email
-    if not address:
+    stopped = ctx.service.stop(found)
+    if stopped is None:
         return pages.problem(
             410, "Cette adresse n'est plus au dossier.", "This address is no longer on file."
         )
-    changed = ctx.service.opt_out(channel, address)
-    ctx.metrics.links.labels("stop", "done" if changed else "reused").inc()
-    if not changed:
+    ctx.metrics.links.labels("stop", "done" if stopped.changed else "reused").inc()
+    if not stopped.changed:
         return pages.render(
             Text("Déjà désabonné", ["Vous ne recevez déjà plus ces rappels."]),
             Text("Already unsubscribed", ["You already no longer get these reminders."]),
@@ -239,8 +228,4 @@ def _days(count: int, word: str, prefix: str) -> str:
 
 
 def _when(epoch: int, record: DeadlineRecord, lang: str, *, all_day: bool = False) -> str:
-    return format_due(_utc(epoch), all_day=all_day, timezone=record.timezone, locale=lang)
-
-
-def _utc(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
+    return format_due(from_epoch(epoch), all_day=all_day, timezone=record.timezone, locale=lang)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from reminders.clock import Clock
+from reminders.lifecycle.receipts import OutcomeRecorder
 from reminders.links import Links
-from reminders.outcomes import OutcomeRecorder
+from reminders.redis.claims import Claims
 from reminders.service import ReminderService
+from reminders.settings import Settings
 
 from .metrics import WebMetrics
-
-if TYPE_CHECKING:
-    from config.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +21,14 @@ class WebContext:
     settings: Settings
     service: ReminderService
     outcomes: OutcomeRecorder
+    claims: Claims
+    """Once-only claims: SendGrid event ids, single-use snooze links."""
     links: Links
     metrics: WebMetrics
+    clock: Clock
+    """The service's clock (a simulated one in tests and the demo)."""
     wall: Callable[[], float] = time.time
-    """Real time, for replay windows (the service clock may be simulated)."""
+    """Real time, for replay windows."""
 
     def public(self, path: str, query: str = "") -> str:
         """The URL a provider used to reach ``path``: signatures are computed

@@ -9,7 +9,6 @@ network beyond it; every chart has its table beside it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from datetime import date
@@ -18,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from itsdangerous import BadSignature, TimestampSigner
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
@@ -30,6 +30,8 @@ from .forms import parse_form
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "reminders_staff"
+SESSION_S = 12 * 3600
+"""How long a staff sign-in lasts."""
 
 WORDS: dict[str, dict[str, Any]] = {
     "fr": {
@@ -270,18 +272,24 @@ def router(ctx: WebContext) -> APIRouter:
     pages = Dashboard()
     token = ctx.settings.staff_token
     secret = None if token is None else token.get_secret_value()
+    # The session cookie is signed and dated (itsdangerous): it expires on the
+    # server's word after SESSION_S, not only when the browser drops it.
+    sessions = None if secret is None else TimestampSigner(secret, salt="reminders.dashboard")
 
-    def cookie_value() -> str:
-        assert secret is not None
-        return hmac.new(secret.encode(), b"dashboard-session", hashlib.sha256).hexdigest()
+    def same(given: str, expected: str) -> bool:
+        return hmac.compare_digest(given.encode(), expected.encode())
 
     def allowed(request: Request) -> bool:
-        if secret is None:
+        if secret is None or sessions is None:
             return False
         bearer = request.headers.get("authorization", "")
-        if bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:], secret):
+        if bearer.startswith("Bearer ") and same(bearer[7:], secret):
             return True
-        return hmac.compare_digest(request.cookies.get(COOKIE, ""), cookie_value())
+        try:
+            sessions.unsign(request.cookies.get(COOKIE, ""), max_age=SESSION_S)
+        except BadSignature:  # forged, malformed or expired
+            return False
+        return True
 
     def language(request: Request) -> str:
         lang = request.query_params.get("lang", "fr")
@@ -318,17 +326,17 @@ def router(ctx: WebContext) -> APIRouter:
         form = parse_form(await request.body(), max_fields=4, max_value=512)
         if secret is None:
             return pages.login(lang, "REMINDERS_STAFF_TOKEN is not set: the dashboard is off.", 503)
-        if not hmac.compare_digest(form.get("token", ""), secret):
+        if sessions is None or not same(form.get("token", ""), secret):
             wrong = "Jeton invalide." if lang == "fr" else "Wrong token."
             return pages.login(lang, wrong, 401)
         answer = RedirectResponse(f"/dashboard?lang={lang}", status_code=303)
         answer.set_cookie(
             COOKIE,
-            cookie_value(),
+            sessions.sign("staff").decode(),
             httponly=True,
             samesite="strict",
             secure=ctx.settings.public_url.startswith("https://"),
-            max_age=12 * 3600,
+            max_age=SESSION_S,
             path="/dashboard",
         )
         return answer

@@ -7,10 +7,9 @@ from fastapi import FastAPI
 
 def app_from_env() -> FastAPI:
     """``create_app`` on settings from ``REMINDERS_*`` variables."""
-    from config.settings import Settings
-    from reminders.wiring import connect
+    from reminders.settings import Settings
+    from reminders.wiring import build_core
 
     from .app import create_app
 
-    settings = Settings()
-    return create_app(settings, connect(settings))
+    return create_app(build_core(Settings()))

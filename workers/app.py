@@ -10,7 +10,6 @@ of schedule in seconds with a :class:`reminders.ManualClock`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import dramatiq
@@ -20,23 +19,15 @@ from dramatiq.brokers.redis import RedisBroker
 from channels.compose import Composer
 from channels.providers import ChannelSet, build_channels
 from channels.templates import Renderer
-from config.policies import load_policies
-from reminders.clock import Clock, SystemClock
-from reminders.keys import Keys
-from reminders.outcomes import OutcomeRecorder
-from reminders.retention import Retention
-from reminders.sending import RetryPolicy
-from reminders.store import RedisStore
-from reminders.transitions import Transitions
-from reminders.wiring import connect, redis_client, signed_links
+from reminders.clock import Clock
+from reminders.lifecycle.sending import RetryPolicy
+from reminders.settings import Settings
+from reminders.wiring import Core, build_core, signed_links
 
 from .broker import ACTOR, QUEUE, build_broker
 from .dispatch import Dispatcher
 from .ratelimit import Limit, ProviderLimiter
 from .scheduler import Scheduler
-
-if TYPE_CHECKING:
-    from config.settings import Settings
 
 ACTOR_OPTIONS = {
     # Dramatiq's own retries only cover failures around a send (Redis away,
@@ -52,6 +43,7 @@ ACTOR_OPTIONS = {
 class Worker:
     """What a worker process runs: the broker with its actor, and the dispatcher."""
 
+    core: Core
     broker: RedisBroker
     dispatcher: Dispatcher
     channels: ChannelSet
@@ -94,27 +86,26 @@ def build_worker(
     broker: RedisBroker | None = None,
 ) -> Worker:
     """A dispatcher and its actor; missing settings fail here, at start-up."""
-    clock = clock or SystemClock()
-    client = client or redis_client(settings)
-    service = connect(settings, client=client, clock=clock)
-    keys = Keys(settings.key_prefix)
-    recorder = OutcomeRecorder(Transitions(service.store, clock))
+    core = build_core(settings, client=client, clock=clock)
     text = composer(settings)
-    channels = build_channels(settings, clock=clock, client=client, outcomes=recorder.record)
+    channels = build_channels(
+        settings, clock=core.clock, client=core.client, outcomes=core.receipts.record
+    )
     dispatcher = Dispatcher(
-        store=service.store,
-        vault=service.vault,
-        policies=service.policies,
+        store=core.store,
+        vault=core.vault,
+        policies=core.policies,
         channels=channels.channels,
         composer=text,
-        clock=clock,
+        clock=core.clock,
+        transitions=core.transitions,
         limiter=ProviderLimiter(
-            client, key_prefix=settings.key_prefix, limits=limits(settings, channels.provider)
+            core.client, keys=core.keys, limits=limits(settings, channels.provider)
         ),
         retry=RetryPolicy(base_s=settings.retry_base_s, max_attempts=settings.retry_max_attempts),
         no_receipt_after_s=settings.no_receipt_after_s,
         last_sms_ttl_s=settings.last_sms_ttl_s,
-        handled=lambda member: client.zrem(keys.lease, member),
+        handled=core.schedule.done,
     )
     broker = broker or build_broker(settings)
 
@@ -129,7 +120,7 @@ def build_worker(
         priority=0,
         options=dict(ACTOR_OPTIONS),
     )
-    return Worker(broker, dispatcher, channels, actor)
+    return Worker(core, broker, dispatcher, channels, actor)
 
 
 def build_scheduler(
@@ -139,22 +130,16 @@ def build_scheduler(
     client: redis.Redis | None = None,
     broker: RedisBroker | None = None,
 ) -> Scheduler:
-    client = client or redis_client(settings)
-    clock = clock or SystemClock()
-    keys = Keys(settings.key_prefix)
-    store = RedisStore(client, keys, audit_maxlen=settings.audit_maxlen)
-    retention = Retention(
-        store, load_policies(settings.policy_file), clock, batch=settings.retention_batch
-    )
+    """The releasing loop, with a retention sweep for its idle moments."""
+    core = build_core(settings, client=client, clock=clock)
     return Scheduler(
-        client=client,
-        keys=keys,
+        schedule=core.schedule,
         broker=broker or build_broker(settings),
-        clock=clock,
+        clock=core.clock,
         batch=settings.scheduler_batch,
         lease_s=settings.lease_s,
         poll_s=settings.scheduler_poll_s,
         redelivery_s=settings.redelivery_s,
-        retention=retention,
+        retention=core.retention(),
         retention_every_s=settings.retention_sweep_s,
     )

@@ -7,14 +7,18 @@ Nothing here runs at import time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis
 from dramatiq.middleware import default_middleware
 
-if TYPE_CHECKING:
-    from config.settings import Settings
+from reminders.redis.keys import Keys
+from reminders.settings import Settings
 
 QUEUE = "reminders"
 ACTOR = "dispatch"
@@ -29,7 +33,7 @@ def build_broker(settings: Settings) -> RedisBroker:
         middleware.append(Prometheus())
     broker = RedisBroker(
         url=settings.redis_url,
-        namespace=f"{settings.key_prefix}dramatiq",
+        namespace=Keys(settings.key_prefix).dramatiq_namespace,
         middleware=middleware,
         socket_timeout=10,
         socket_connect_timeout=5,
@@ -49,3 +53,52 @@ def dispatch_message(member: str) -> dramatiq.Message[None]:
     return dramatiq.Message(
         queue_name=QUEUE, actor_name=ACTOR, args=(member,), kwargs={}, options={}
     )
+
+
+def queue_length(broker: RedisBroker) -> int:
+    """How many messages wait in the dispatch queue (not yet taken by a worker)."""
+    return int(broker.client.llen(f"{broker.namespace}:{QUEUE}"))
+
+
+def enqueue_many(broker: RedisBroker, client: redis.Redis, members: Sequence[str]) -> None:
+    """One dispatch message per member, all in one round trip on ``client``.
+
+    :meth:`RedisBroker.enqueue` costs a round trip per message; this runs the
+    broker's own enqueue script for each message in one pipeline, with the
+    arguments ``enqueue`` gives it. That script and its arguments are Dramatiq
+    internals: the dependency is pinned to the minor version this was written
+    against, and ``tests/workers/test_broker_contract.py`` fails when they
+    change (it compares this path with ``enqueue`` and drains both with a
+    real worker).
+    """
+    pipe = client.pipeline(transaction=False)
+    dispatch = broker.scripts["dispatch"]
+    namespace = [broker.namespace]
+    messages = [
+        dispatch_message(member).copy(options={"redis_message_id": str(uuid.uuid4())})
+        for member in members
+    ]
+    for message in messages:
+        broker.emit_before("enqueue", message, None)
+        args = _enqueue_args(broker, message.options["redis_message_id"], message)
+        dispatch(keys=namespace, args=args, client=pipe)
+    pipe.execute()
+    for message in messages:
+        broker.emit_after("enqueue", message, None)
+
+
+def _enqueue_args(broker: RedisBroker, redis_message_id: str, message: Any) -> list[Any]:
+    """The arguments of the broker's dispatch script for ``enqueue``, as
+    ``RedisBroker._dispatch`` passes them (dramatiq/brokers/redis.py)."""
+    return [
+        "enqueue",
+        current_millis(),
+        QUEUE,
+        broker.broker_id,
+        broker.heartbeat_timeout,
+        broker.dead_message_ttl,
+        0,  # no maintenance from the scheduler; workers do it
+        broker._max_unpack_size(),
+        redis_message_id,
+        message.encode(),
+    ]

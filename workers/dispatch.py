@@ -1,7 +1,7 @@
 """The dispatcher behind the thin ``dispatch`` actor: one schedule member in,
 one reminder sent (at most once) or a recorded reason why not.
 
-Steps (the rules are in :mod:`reminders.sending`):
+Steps (the rules are in :mod:`reminders.lifecycle.sending`):
 
 1. load the deadline and the opt-outs of its addresses;
 2. ignore a duplicate or a reminder re-planned later; skip with a reason
@@ -22,17 +22,13 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime
 
 from channels.base import Channel
 from channels.compose import Composer, NoAddress
 from channels.errors import PermanentChannelError, TransientChannelError
-from reminders.clock import Clock
-from reminders.keys import split_reminder_id
-from reminders.patience import patiently
-from reminders.policy import PolicyBook
-from reminders.record import DeadlineRecord
-from reminders.sending import (
+from reminders.clock import Clock, to_epoch
+from reminders.ids import split_reminder_id
+from reminders.lifecycle.sending import (
     RetryPolicy,
     check_receipt,
     defer,
@@ -44,8 +40,11 @@ from reminders.sending import (
     take_lease,
     verdict,
 )
-from reminders.store import RedisStore
-from reminders.transitions import Applied, Change, Transitions
+from reminders.lifecycle.transitions import Applied, Change, Transitions
+from reminders.policy import PolicyBook
+from reminders.record import DeadlineRecord
+from reminders.redis.store import RedisStore
+from reminders.retrying import patiently
 from reminders.vault import ContactVault
 
 from .ratelimit import ProviderLimiter
@@ -65,6 +64,7 @@ class Dispatcher:
         channels: Mapping[str, Channel],
         composer: Composer,
         clock: Clock,
+        transitions: Transitions | None = None,
         limiter: ProviderLimiter | None = None,
         retry: RetryPolicy | None = None,
         no_receipt_after_s: int = 72 * 3600,
@@ -78,7 +78,7 @@ class Dispatcher:
         self.channels = channels
         self.composer = composer
         self.clock = clock
-        self.transitions = Transitions(store, clock)
+        self.transitions = transitions or Transitions(store, clock)
         self.limiter = limiter
         self.retry = retry or RetryPolicy()
         self.no_receipt_after_s = no_receipt_after_s
@@ -111,7 +111,7 @@ class Dispatcher:
         opted_out = patiently(lambda: self.store.opted_out_of(record.phone_hash, record.email_hash))
         policy = self.policies.for_agency(record.agency)
         now = self.clock.now()
-        decision = verdict(record, reminder, _epoch(now), opted_out, policy)
+        decision = verdict(record, reminder, to_epoch(now), opted_out, policy)
         if decision.action == "ignore":
             return "ignored"
         if decision.action == "skip":
@@ -159,7 +159,3 @@ class Dispatcher:
             ttl = self.last_sms_ttl_s
             patiently(lambda: self.store.note_last_sms(record.phone_hash, rid, ttl))
         return "sent"
-
-
-def _epoch(instant: datetime) -> int:
-    return int(instant.timestamp())

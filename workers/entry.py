@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from config.settings import Settings
+from reminders.settings import Settings
 
 from .app import build_worker
 

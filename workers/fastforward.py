@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dramatiq
-import redis
 
 from reminders.clock import ManualClock
-from reminders.keys import Keys
 
 from .app import Worker
-from .broker import QUEUE
+from .broker import queue_length
 from .scheduler import Scheduler
 
 
@@ -32,8 +30,6 @@ class FastForward:
         worker: Worker,
         scheduler: Scheduler,
         clock: ManualClock,
-        client: redis.Redis,
-        keys: Keys,
         *,
         threads: int = 8,
         window: timedelta = timedelta(0),
@@ -41,8 +37,7 @@ class FastForward:
         self.worker = worker
         self.scheduler = scheduler
         self.clock = clock
-        self.client = client
-        self.keys = keys
+        self.schedule = worker.core.schedule
         self.window = window
         self.runner = dramatiq.Worker(worker.broker, worker_threads=threads, worker_timeout=20)
         self.released = 0
@@ -53,8 +48,7 @@ class FastForward:
         self.worker.close()
 
     def next_due(self) -> datetime | None:
-        first = self.client.zrange(self.keys.schedule, 0, 0, withscores=True)
-        return None if not first else datetime.fromtimestamp(int(first[0][1]), UTC)
+        return self.schedule.next_due()
 
     def run_due(self, timeout_s: float = 60.0) -> None:
         """Release everything due now; return once all of it was handled."""
@@ -72,12 +66,9 @@ class FastForward:
     def wait_idle(self, timeout_s: float) -> None:
         """Until no released member is waiting in the lease set or the queue."""
         give_up = time.monotonic() + timeout_s
-        queue = f"{self.worker.broker.namespace}:{QUEUE}"
         while True:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zcard(self.keys.lease)
-            pipe.llen(queue)
-            leased, queued = pipe.execute()
+            leased = self.schedule.leased()
+            queued = queue_length(self.worker.broker)
             if not leased and not queued:
                 return
             if time.monotonic() > give_up:

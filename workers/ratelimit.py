@@ -17,6 +17,8 @@ import redis
 from dramatiq.rate_limits import BucketRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
+from reminders.redis.keys import Keys
+
 
 class RateLimited(Exception):
     """No room under the provider's rate limit for ``max_wait_s``."""
@@ -35,7 +37,7 @@ class ProviderLimiter:
         self,
         client: redis.Redis,
         *,
-        key_prefix: str,
+        keys: Keys,
         limits: Mapping[str, Limit],
         max_wait_s: float = 30.0,
     ) -> None:
@@ -43,7 +45,7 @@ class ProviderLimiter:
         self.max_wait_s = max_wait_s
         self._buckets = {
             channel: BucketRateLimiter(
-                backend, f"{key_prefix}rate:{limit.provider}", limit=limit.per_s, bucket=1000
+                backend, keys.rate(limit.provider), limit=limit.per_s, bucket=1000
             )
             for channel, limit in limits.items()
             if limit.per_s > 0

@@ -1,6 +1,6 @@
 """The scheduler: releases due reminders from the schedule to Dramatiq.
 
-One step:
+One step (the schedule's operations are in :mod:`reminders.redis.schedule`):
 
 1. claim: one Lua script moves up to ``batch`` due members from the schedule
    into the lease set, scored by the lease's expiry, so two schedulers never
@@ -26,56 +26,22 @@ that is due.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import current_millis
-from redis.exceptions import NoScriptError
 
-from reminders.clock import Clock
-from reminders.keys import Keys
+from reminders.clock import Clock, to_epoch
+from reminders.redis.schedule import Schedule
 from reminders.retention import Retention, SweepResult
 
-from .broker import QUEUE, dispatch_message
+from .broker import QUEUE, enqueue_many
 
 log = logging.getLogger("reminders.scheduler")
-
-# KEYS: schedule, lease. ARGV: now, limit, lease expiry.
-_CLAIM = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-if #due == 0 then return due end
-local leased = {}
-for i, member in ipairs(due) do
-  leased[2 * i - 1] = ARGV[3]
-  leased[2 * i] = member
-end
-for i = 1, #leased, 7000 do
-  redis.call('ZADD', KEYS[2], unpack(leased, i, math.min(i + 6999, #leased)))
-end
-for i = 1, #due, 7000 do
-  redis.call('ZREM', KEYS[1], unpack(due, i, math.min(i + 6999, #due)))
-end
-return due
-"""
-
-# KEYS: schedule, lease. ARGV: now, limit. Expired leases go back, due now;
-# a member re-planned meanwhile (already in the schedule) keeps its time.
-_REAP = """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(expired) do
-  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], member)
-  redis.call('ZREM', KEYS[2], member)
-end
-return #expired
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +56,7 @@ class Scheduler:
     def __init__(
         self,
         *,
-        client: redis.Redis,
-        keys: Keys,
+        schedule: Schedule,
         broker: RedisBroker,
         clock: Clock,
         batch: int = 1000,
@@ -101,8 +66,7 @@ class Scheduler:
         retention: Retention | None = None,
         retention_every_s: float = 10.0,
     ) -> None:
-        self.client = client
-        self.keys = keys
+        self.schedule = schedule
         self.broker = broker
         self.clock = clock
         self.batch = batch
@@ -110,58 +74,29 @@ class Scheduler:
         self.poll_s = poll_s
         self.redelivery_s = redelivery_s
         self.stopping = threading.Event()
-        self._claim_sha = hashlib.sha1(_CLAIM.encode(), usedforsecurity=False).hexdigest()
-        self._reap_sha = hashlib.sha1(_REAP.encode(), usedforsecurity=False).hexdigest()
         self._last_reap = 0.0
         self.retention = retention
         """Its sweep takes one step every ``retention_every_s`` of idle time."""
         self.retention_every_s = retention_every_s
         self._last_sweep = time.monotonic()
 
-    def _script(self, sha: str, source: str, *args: Any) -> Any:
-        keys = (self.keys.schedule, self.keys.lease)
-        try:
-            return self.client.evalsha(sha, 2, *keys, *args)
-        except NoScriptError:
-            self.client.script_load(source)
-            return self.client.evalsha(sha, 2, *keys, *args)
-
     def claim(self) -> list[str]:
-        now = self.clock.now().timestamp()
-        members = self._script(
-            self._claim_sha, _CLAIM, int(now), self.batch, int(now) + self.lease_s
-        )
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        now = to_epoch(self.clock.now())
+        return self.schedule.claim(now, self.batch, now + self.lease_s)
 
     def enqueue(self, members: Sequence[str]) -> None:
         """One Dramatiq message per member, in one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        dispatch = self.broker.scripts["dispatch"]
-        namespace = [self.broker.namespace]
-        messages = [
-            dispatch_message(member).copy(options={"redis_message_id": str(uuid.uuid4())})
-            for member in members
-        ]
-        for message in messages:
-            self.broker.emit_before("enqueue", message, None)
-            args = _dispatch_args(self.broker, message.options["redis_message_id"], message)
-            dispatch(keys=namespace, args=args, client=pipe)
-        pipe.execute()
-        for message in messages:
-            self.broker.emit_after("enqueue", message, None)
+        enqueue_many(self.broker, self.schedule.client, members)
 
     def clear(self, members: Sequence[str]) -> None:
         """Hand the members over to the workers: the scheduler's short lease
         becomes the redelivery lease, which the dispatcher removes when it
         has handled the member."""
-        if members:
-            until = int(self.clock.now().timestamp()) + self.redelivery_s
-            self.client.zadd(self.keys.lease, dict.fromkeys(members, until), xx=True)
+        self.schedule.hand_over(members, to_epoch(self.clock.now()) + self.redelivery_s)
 
     def reap(self) -> int:
         """Return expired leases to the schedule; how many."""
-        now = int(self.clock.now().timestamp())
-        return int(self._script(self._reap_sha, _REAP, now, 10_000))
+        return self.schedule.reap(to_epoch(self.clock.now()))
 
     def step(self) -> Step:
         """Reap (at most every few seconds), then release one batch."""
@@ -197,10 +132,10 @@ class Scheduler:
 
     def sleep_s(self) -> float:
         """Until the next due member, at most the poll interval."""
-        first = self.client.zrange(self.keys.schedule, 0, 0, withscores=True)
-        if not first:
+        first = self.schedule.next_due()
+        if first is None:
             return self.poll_s
-        wait = float(first[0][1]) - self.clock.now().timestamp()
+        wait = (first - self.clock.now()).total_seconds()
         return max(0.0, min(self.poll_s, wait))
 
     def run(self) -> None:
@@ -223,20 +158,3 @@ class Scheduler:
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
         log.info("scheduler stopped")
-
-
-def _dispatch_args(broker: RedisBroker, redis_message_id: str, message: Any) -> list[Any]:
-    """The arguments of the broker's dispatch script for ``enqueue``, as
-    :meth:`RedisBroker.enqueue` passes them (see dramatiq/brokers/redis.py)."""
-    return [
-        "enqueue",
-        current_millis(),
-        QUEUE,
-        broker.broker_id,
-        broker.heartbeat_timeout,
-        broker.dead_message_ttl,
-        0,  # no maintenance from the scheduler; workers do it
-        broker._max_unpack_size(),
-        redis_message_id,
-        message.encode(),
-    ]

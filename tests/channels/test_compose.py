@@ -12,10 +12,11 @@ from channels.base import Message
 from channels.compose import Composer, NoAddress
 from channels.templates import Renderer
 from reminders import Deadline, ManualClock, ReminderService
-from reminders.keys import deadline_tag
+from reminders.ids import deadline_tag
+from reminders.lifecycle.transitions import Effect
 from reminders.links import Links
 from reminders.record import DeadlineRecord, ReminderRecord
-from reminders.transitions import Effect, Transitions
+from reminders.wiring import Core
 from tests.conftest import deadline_data
 
 SIGNING_KEY = "s" * 32
@@ -31,17 +32,17 @@ def composer() -> Composer:
     )
 
 
-def stored(service: ReminderService, **overrides: object) -> DeadlineRecord:
+def stored(core: Core, **overrides: object) -> DeadlineRecord:
     data = deadline_data(**overrides)
-    service.register(Deadline.model_validate(data))
-    record = service.store.load(deadline_tag(data["agency"], data["ref"]))
+    core.service.register(Deadline.model_validate(data))
+    record = core.store.load(deadline_tag(data["agency"], data["ref"]))
     assert record is not None
     return record
 
 
 def compose(
     composer: Composer,
-    service: ReminderService,
+    core: Core,
     clock: ManualClock,
     record: DeadlineRecord,
     channel: str,
@@ -50,16 +51,16 @@ def compose(
     reminder = next(
         r for r in record.reminders if r.channel == channel and (kind is None or r.kind == kind)
     )
-    contact = service.vault.open(record.contact)
-    policy = service.policies.for_agency(record.agency)
+    contact = core.vault.open(record.contact)
+    policy = core.policies.for_agency(record.agency)
     return composer.compose(record, reminder, contact, policy, clock.now())
 
 
 def test_an_sms_goes_to_the_phone_in_the_citizens_language(
-    composer: Composer, service: ReminderService, clock: ManualClock
+    core: Core, composer: Composer, service: ReminderService, clock: ManualClock
 ) -> None:
-    record = stored(service)
-    message = compose(composer, service, clock, record, "sms")
+    record = stored(core)
+    message = compose(composer, core, clock, record, "sms")
 
     assert message.to == "+15145550123"
     assert message.text.startswith("SAAQ : Renouveler votre permis")
@@ -68,10 +69,10 @@ def test_an_sms_goes_to_the_phone_in_the_citizens_language(
 
 
 def test_an_email_carries_signed_snooze_and_stop_links_and_the_agency_name(
-    composer: Composer, service: ReminderService, clock: ManualClock
+    core: Core, composer: Composer, service: ReminderService, clock: ManualClock
 ) -> None:
-    record = stored(service, channels=["email"], citizen={"locale": "en"})
-    message = compose(composer, service, clock, record, "email")
+    record = stored(core, channels=["email"], citizen={"locale": "en"})
+    message = compose(composer, core, clock, record, "email")
 
     assert message.to == "a@example.ca"
     assert message.subject.startswith("Reminder: Renew your licence")
@@ -85,24 +86,24 @@ def test_an_email_carries_signed_snooze_and_stop_links_and_the_agency_name(
 
 
 def test_the_title_falls_back_to_the_other_locale(
-    composer: Composer, service: ReminderService, clock: ManualClock
+    core: Core, composer: Composer, service: ReminderService, clock: ManualClock
 ) -> None:
     record = stored(
-        service,
+        core,
         channels=["email"],
         title={"fr": "Produire votre déclaration"},
         citizen={"locale": "en"},
     )
-    message = compose(composer, service, clock, record, "email")
+    message = compose(composer, core, clock, record, "email")
 
     assert "Produire votre déclaration" in message.subject
 
 
 def test_an_invite_is_an_email_with_a_request_for_the_deadline(
-    composer: Composer, service: ReminderService, clock: ManualClock
+    core: Core, composer: Composer, service: ReminderService, clock: ManualClock
 ) -> None:
-    record = stored(service)
-    message = compose(composer, service, clock, record, "calendar")
+    record = stored(core)
+    message = compose(composer, core, clock, record, "calendar")
 
     assert message.channel == "calendar" and message.calendar is not None
     assert [a.filename for a in message.attachments] == ["invite.ics"]
@@ -119,9 +120,9 @@ def test_an_invite_is_an_email_with_a_request_for_the_deadline(
 
 
 def test_completing_after_the_invite_went_out_composes_a_cancel(
-    composer: Composer, service: ReminderService, clock: ManualClock
+    core: Core, composer: Composer, service: ReminderService, clock: ManualClock
 ) -> None:
-    record = stored(service)
+    record = stored(core)
     invite = next(r for r in record.reminders if r.channel == "calendar")
 
     def sent(_: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect:
@@ -129,12 +130,12 @@ def test_completing_after_the_invite_went_out_composes_a_cancel(
         return Effect("sent", "test")
 
     rid = f"{deadline_tag('saaq', 'permit-2026-00042')}-{invite.seq}"
-    assert Transitions(service.store, clock).apply(rid, sent) is not None
+    assert core.transitions.apply(rid, sent) is not None
     service.complete("saaq", "permit-2026-00042")
-    closed = service.store.load(deadline_tag("saaq", "permit-2026-00042"))
+    closed = core.store.load(deadline_tag("saaq", "permit-2026-00042"))
     assert closed is not None
 
-    message = compose(composer, service, clock, closed, "calendar", "invite_cancel")
+    message = compose(composer, core, clock, closed, "calendar", "invite_cancel")
 
     assert message.calendar is not None
     cal = Calendar.from_ical(message.calendar)
@@ -145,16 +146,16 @@ def test_completing_after_the_invite_went_out_composes_a_cancel(
 
 
 def test_a_channel_without_an_address_is_refused(
-    composer: Composer, service: ReminderService, clock: ManualClock
+    core: Core, composer: Composer, service: ReminderService, clock: ManualClock
 ) -> None:
-    record = stored(service, channels=["email"], citizen={"phone": None})
+    record = stored(core, channels=["email"], citizen={"phone": None})
     reminder = record.reminders[0]
 
     with pytest.raises(NoAddress):
         composer.compose(
             record,
             replace(reminder, channel="sms"),
-            service.vault.open(record.contact),
-            service.policies.for_agency("saaq"),
+            core.vault.open(record.contact),
+            core.policies.for_agency("saaq"),
             clock.now(),
         )

@@ -10,9 +10,9 @@ from pydantic import SecretStr, ValidationError
 
 from channels.base import Message
 from channels.providers import build_channels
-from config.settings import Settings
 from reminders import ManualClock
 from reminders.errors import ConfigurationError
+from reminders.settings import Settings
 from tests.fakes.providers import FakeSendGrid, FakeTwilio
 
 RID = "0f8d0f3f9ce77c7dfbbf-1"

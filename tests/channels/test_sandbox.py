@@ -11,40 +11,43 @@ import redis
 from channels.base import Message
 from channels.errors import PermanentChannelError, TransientChannelError
 from channels.providers import ChannelSet, build_channels
-from channels.sandbox import DelayedReceipts, SandboxChannel, sends_key
-from config.settings import Settings
+from channels.sandbox import DelayedReceipts, SandboxChannel
 from reminders import Deadline, ManualClock, ReminderService
-from reminders.outcomes import OutcomeRecorder
+from reminders.lifecycle.transitions import Effect
 from reminders.record import DeadlineRecord, ReminderRecord
-from reminders.transitions import Effect, Transitions
+from reminders.redis.keys import Keys
+from reminders.settings import Settings
+from reminders.wiring import Core
 from tests.conftest import deadline_data
 from tests.fakes.lossy_proxy import LossyProxy
 
 
 @pytest.fixture
 def sandbox(
-    settings: Settings, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+    core: Core,
+    settings: Settings,
+    service: ReminderService,
+    clock: ManualClock,
+    redis_client: redis.Redis,
 ) -> Iterator[ChannelSet]:
-    recorder = OutcomeRecorder(Transitions(service.store, clock))
+    recorder = core.receipts
     fast = settings.model_copy(update={"sandbox_receipt_delay_s": 0.05})
     channels = build_channels(fast, clock=clock, client=redis_client, outcomes=recorder.record)
     yield channels
     channels.close()
 
 
-def sent_reminder(
-    service: ReminderService, clock: ManualClock, channel: str, **citizen: str
-) -> str:
+def sent_reminder(core: Core, clock: ManualClock, channel: str, **citizen: str) -> str:
     """Register, then mark the first reminder of ``channel`` as being sent."""
     data = deadline_data(channels=[channel], citizen=citizen)
-    receipt = service.register(Deadline.model_validate(data))
+    receipt = core.service.register(Deadline.model_validate(data))
     rid = next(r.id for r in receipt.reminders if r.channel == channel)
 
     def sending(_: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect:
         reminder.state = "sending"
         return Effect("sending", "test")
 
-    assert Transitions(service.store, clock).apply(rid, sending) is not None
+    assert core.transitions.apply(rid, sending) is not None
     return rid
 
 
@@ -72,6 +75,7 @@ def test_sandbox_is_the_default_provider(settings: Settings) -> None:
     ],
 )
 def test_ordinary_recipients_are_accepted_then_reported_delivered(
+    core: Core,
     sandbox: ChannelSet,
     service: ReminderService,
     clock: ManualClock,
@@ -79,7 +83,7 @@ def test_ordinary_recipients_are_accepted_then_reported_delivered(
     citizen: dict[str, str],
     to: str,
 ) -> None:
-    rid = sent_reminder(service, clock, channel, **citizen)
+    rid = sent_reminder(core, clock, channel, **citizen)
 
     receipt = sandbox[channel].send(message(rid, channel, to))
 
@@ -104,6 +108,7 @@ def test_0002_and_fail_are_refused_permanently(sandbox: ChannelSet, channel: str
     ],
 )
 def test_0003_and_temp_fail_twice_then_are_delivered(
+    core: Core,
     sandbox: ChannelSet,
     service: ReminderService,
     clock: ManualClock,
@@ -111,7 +116,7 @@ def test_0003_and_temp_fail_twice_then_are_delivered(
     citizen: dict[str, str],
     to: str,
 ) -> None:
-    rid = sent_reminder(service, clock, channel, **citizen)
+    rid = sent_reminder(core, clock, channel, **citizen)
 
     for _ in range(2):
         with pytest.raises(TransientChannelError):
@@ -130,6 +135,7 @@ def test_0003_and_temp_fail_twice_then_are_delivered(
     ],
 )
 def test_0004_and_bounce_are_accepted_then_reported_undelivered(
+    core: Core,
     sandbox: ChannelSet,
     service: ReminderService,
     clock: ManualClock,
@@ -138,7 +144,7 @@ def test_0004_and_bounce_are_accepted_then_reported_undelivered(
     to: str,
     code: str,
 ) -> None:
-    rid = sent_reminder(service, clock, channel, **citizen)
+    rid = sent_reminder(core, clock, channel, **citizen)
 
     sandbox[channel].send(message(rid, channel, to))
 
@@ -147,12 +153,16 @@ def test_0004_and_bounce_are_accepted_then_reported_undelivered(
 
 
 def test_closing_records_receipts_still_waiting(
-    settings: Settings, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+    core: Core,
+    settings: Settings,
+    service: ReminderService,
+    clock: ManualClock,
+    redis_client: redis.Redis,
 ) -> None:
-    recorder = OutcomeRecorder(Transitions(service.store, clock))
+    recorder = core.receipts
     slow = settings.model_copy(update={"sandbox_receipt_delay_s": 3600})
     channels = build_channels(slow, clock=clock, client=redis_client, outcomes=recorder.record)
-    rid = sent_reminder(service, clock, "sms", phone="+15145550199")
+    rid = sent_reminder(core, clock, "sms", phone="+15145550199")
 
     channels["sms"].send(message(rid, "sms", "+15145550199"))
     channels.close()
@@ -170,7 +180,7 @@ def test_a_send_whose_booking_reply_is_lost_is_booked_once(
         lossy = redis.Redis.from_url(proxy.url)
         receipts = DelayedReceipts(lambda _: None, clock, delay_s=0.0)
         channel = SandboxChannel(
-            "email", client=lossy, key_prefix=settings.key_prefix, receipts=receipts, clock=clock
+            "email", client=lossy, keys=Keys(settings.key_prefix), receipts=receipts, clock=clock
         )
         try:
             lossy.ping()  # the pooled connection is open; the next request is the booking
@@ -181,4 +191,4 @@ def test_a_send_whose_booking_reply_is_lost_is_booked_once(
             lossy.close()
     assert proxy.lost == 1
     assert receipt.provider_id.startswith("SB")
-    assert redis_client.hget(sends_key(settings.key_prefix), "r1") == b"1"
+    assert redis_client.hget(Keys(settings.key_prefix).sandbox_sends, "r1") == b"1"

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import Settings
 from reminders import ReminderService
+from reminders.settings import Settings
+from reminders.wiring import Core
 from tests.conftest import deadline_data
 
 HEADER = (
@@ -243,15 +244,15 @@ def test_coverage_command_in_each_format(
 
 
 def test_coverage_recount_reports_and_fixes_drift(
-    tmp_path: Path, settings: Settings, service: ReminderService
+    core: Core, tmp_path: Path, settings: Settings, service: ReminderService
 ) -> None:
     from reminders import Deadline
 
     service.register(Deadline.model_validate(deadline_data()))
     clean = run(["coverage", "--recount"], settings, tmp_path)
     assert clean.returncode == 0 and "0 difference(s) found" in clean.stdout
-    field = next(iter(service.store.coverage_fields()))
-    service.store.client.hincrby(service.store.keys.coverage, field, 3)
+    field = next(iter(core.store.coverage_fields()))
+    core.store.client.hincrby(core.store.keys.coverage, field, 3)
     drift = run(["coverage", "--recount"], settings, tmp_path)
     assert drift.returncode == 1 and "counters 4, records 1" in drift.stdout
     fixed = run(["coverage", "--recount", "--fix"], settings, tmp_path)

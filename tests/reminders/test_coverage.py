@@ -14,14 +14,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from config.settings import Settings
-from reminders import Deadline, ManualClock, ReminderService, connect
+from reminders import Deadline, ManualClock, ReminderService
 from reminders.coverage import REASONS, outcome
 from reminders.errors import ReminderError
-from reminders.keys import deadline_tag, reminder_id
-from reminders.outcomes import DeliveryReport, OutcomeRecorder
-from reminders.record import DeadlineRecord
-from reminders.sending import (
+from reminders.ids import deadline_tag, reminder_id
+from reminders.lifecycle.receipts import DeliveryReport, OutcomeRecorder
+from reminders.lifecycle.sending import (
     RetryPolicy,
     check_receipt,
     record_permanent,
@@ -30,7 +28,10 @@ from reminders.sending import (
     skip,
     take_lease,
 )
-from reminders.transitions import Transitions
+from reminders.lifecycle.transitions import Transitions
+from reminders.record import DeadlineRecord
+from reminders.settings import Settings
+from reminders.wiring import Core, build_core
 from tests.conftest import START, deadline_data
 
 
@@ -38,15 +39,15 @@ def register(service: ReminderService, ref: str = "permit-2026-00042", **overrid
     service.register(Deadline.model_validate(deadline_data(ref=ref, **overrides)))
 
 
-def record_of(service: ReminderService, ref: str = "permit-2026-00042") -> DeadlineRecord:
-    record = service.store.load(deadline_tag("saaq", ref))
+def record_of(core: Core, ref: str = "permit-2026-00042") -> DeadlineRecord:
+    record = core.store.load(deadline_tag("saaq", ref))
     assert record is not None
     return record
 
 
-def send(service: ReminderService, clock: ManualClock, rid: str, status: str | None) -> None:
+def send(core: Core, clock: ManualClock, rid: str, status: str | None) -> None:
     """Take the lease, record the send, then a receipt (None: no receipt)."""
-    moves = Transitions(service.store, clock)
+    moves = core.transitions
     assert moves.apply(rid, take_lease(3600)) is not None
     assert moves.apply(rid, record_sent("sandbox", "SB1", 3600)) is not None
     if status is not None:
@@ -61,68 +62,72 @@ def first_due(service: ReminderService, clock: ManualClock, ref: str = "permit-2
     return planned[0].id
 
 
-def test_each_outcome_by_precedence(service: ReminderService, clock: ManualClock) -> None:
+def test_each_outcome_by_precedence(
+    core: Core, service: ReminderService, clock: ManualClock
+) -> None:
     register(service, "a", channels=["sms"])
-    send(service, clock, first_due(service, clock, "a"), "delivered")
-    assert outcome(record_of(service, "a")) == ("covered", "sms")
+    send(core, clock, first_due(service, clock, "a"), "delivered")
+    assert outcome(record_of(core, "a")) == ("covered", "sms")
 
     register(service, "b", channels=["sms"], citizen={"phone": None})
-    assert outcome(record_of(service, "b")) == ("no_contact", "-")
+    assert outcome(record_of(core, "b")) == ("no_contact", "-")
 
     service.opt_out("email", "a@example.ca")
     register(service, "c", channels=["email"])
-    assert outcome(record_of(service, "c")) == ("opted_out", "-")
+    assert outcome(record_of(core, "c")) == ("opted_out", "-")
     service.opt_in("email", "a@example.ca")
 
     soon = clock.now() + timedelta(minutes=20)
     register(service, "d", channels=["email"], due=soon.isoformat())
-    assert outcome(record_of(service, "d")) == ("registered_late", "-")
+    assert outcome(record_of(core, "d")) == ("registered_late", "-")
 
     register(service, "e", channels=["email"])
     service.complete("saaq", "e")
-    assert outcome(record_of(service, "e")) == ("completed_early", "-")
+    assert outcome(record_of(core, "e")) == ("completed_early", "-")
 
     register(service, "f", channels=["email"])
-    assert outcome(record_of(service, "f")) == ("pending", "-")
+    assert outcome(record_of(core, "f")) == ("pending", "-")
     rid = first_due(service, clock, "f")
-    send(service, clock, rid, "undelivered")
+    send(core, clock, rid, "undelivered")
     # The 1-day reminder is still planned: pending, not failed yet.
-    assert outcome(record_of(service, "f")) == ("pending", "-")
+    assert outcome(record_of(core, "f")) == ("pending", "-")
     rid = first_due(service, clock, "f")
-    send(service, clock, rid, None)
-    Transitions(service.store, clock).apply(rid, check_receipt)
-    assert outcome(record_of(service, "f")) == ("failed", "-")
+    send(core, clock, rid, None)
+    core.transitions.apply(rid, check_receipt)
+    assert outcome(record_of(core, "f")) == ("failed", "-")
 
     register(service, "g", channels=["sms"], offsets=["1d"])
     rid = first_due(service, clock, "g")
-    send(service, clock, rid, None)
-    Transitions(service.store, clock).apply(rid, check_receipt)
-    assert outcome(record_of(service, "g")) == ("no_receipt", "-")
+    send(core, clock, rid, None)
+    core.transitions.apply(rid, check_receipt)
+    assert outcome(record_of(core, "g")) == ("no_receipt", "-")
 
     register(service, "h", channels=["sms"])
     service.cancel("saaq", "h")
-    assert outcome(record_of(service, "h")) == ("withdrawn", "-")
+    assert outcome(record_of(core, "h")) == ("withdrawn", "-")
 
 
 def test_a_delivery_after_the_deadline_does_not_cover(
-    service: ReminderService, clock: ManualClock
+    core: Core, service: ReminderService, clock: ManualClock
 ) -> None:
     register(service, channels=["sms"], offsets=["1d"])
     rid = first_due(service, clock)
-    send(service, clock, rid, None)
+    send(core, clock, rid, None)
     clock.advance(timedelta(days=2))
     late = DeliveryReport(rid, "sandbox", "SB1", "delivered", clock.now())
-    OutcomeRecorder(Transitions(service.store, clock)).record(late)
-    assert outcome(record_of(service)) == ("failed", "-")
+    core.receipts.record(late)
+    assert outcome(record_of(core)) == ("failed", "-")
 
 
-def test_the_report_reads_the_counters(service: ReminderService, clock: ManualClock) -> None:
+def test_the_report_reads_the_counters(
+    core: Core, service: ReminderService, clock: ManualClock
+) -> None:
     register(service, "a", channels=["sms"])
     register(service, "b", channels=["sms"], citizen={"phone": None, "email": None})
     register(service, "c", channels=["sms"], due="2027-01-20T17:00:00-05:00")
     register(service, "d", channels=["sms"])
     service.cancel("saaq", "d")
-    send(service, clock, first_due(service, clock, "a"), "delivered")
+    send(core, clock, first_due(service, clock, "a"), "delivered")
     report = service.coverage()
     assert (report.in_scope, report.covered, report.withdrawn) == (3, 1, 1)
     assert report.rate == pytest.approx(1 / 3) and report.target == 0.6 and not report.met
@@ -141,11 +146,11 @@ def test_the_report_reads_the_counters(service: ReminderService, clock: ManualCl
         service.coverage(start=date(2027, 1, 1), end=date(2026, 1, 1))
 
 
-def test_a_recount_finds_and_fixes_drift(service: ReminderService) -> None:
+def test_a_recount_finds_and_fixes_drift(core: Core, service: ReminderService) -> None:
     register(service, "a", channels=["sms"])
     assert service.recount() == {}
-    field = next(iter(service.store.coverage_fields()))
-    service.store.client.hincrby(service.store.keys.coverage, field, 5)
+    field = next(iter(core.store.coverage_fields()))
+    core.store.client.hincrby(core.store.keys.coverage, field, 5)
     assert service.recount() == {field: (6, 1)}
     assert service.recount(fix=True) == {field: (6, 1)}
     assert service.recount() == {}
@@ -194,20 +199,20 @@ def test_counters_agree_with_a_recount_after_random_runs(
 ) -> None:
     clock = ManualClock(START)
     tuned = settings.model_copy(update={"key_prefix": f"h{secrets.token_hex(4)}:"})
-    service = connect(tuned, clock=clock)
-    moves = Transitions(service.store, clock)
-    outcomes = OutcomeRecorder(moves)
+    core = build_core(tuned, clock=clock)
+    moves = core.transitions
+    outcomes = core.receipts
     rng = random.Random(0)
     try:
         for op, n, k in ops:
-            _apply(service, clock, moves, outcomes, rng, op, n, k)
-        assert service.recount() == {}
+            _apply(core, clock, moves, outcomes, rng, op, n, k)
+        assert core.service.recount() == {}
     finally:
-        service.store.client.close()
+        core.close()
 
 
 def _apply(
-    service: ReminderService,
+    core: Core,
     clock: ManualClock,
     moves: Transitions,
     outcomes: OutcomeRecorder,
@@ -218,12 +223,12 @@ def _apply(
 ) -> None:
     ref = f"r{n}"
     tag = deadline_tag("saaq", ref)
-    record = service.store.load(tag)
+    record = core.store.load(tag)
     rid = reminder_id(tag, 1 + k % max(1, record.next_seq - 1)) if record else ""
     phone = f"+1514555{n:04d}"
     email = f"c{n}@example.ca"
     act: dict[str, Callable[[], object]] = {
-        "register": lambda: service.register(
+        "register": lambda: core.service.register(
             Deadline.model_validate(
                 deadline_data(
                     ref=ref,
@@ -237,14 +242,18 @@ def _apply(
                 )
             )
         ),
-        "reschedule": lambda: service.reschedule(
+        "reschedule": lambda: core.service.reschedule(
             "saaq", ref, due=clock.now() + timedelta(days=1 + k)
         ),
-        "complete": lambda: service.complete("saaq", ref),
-        "cancel": lambda: service.cancel("saaq", ref),
-        "opt_out": lambda: service.opt_out("sms" if k % 2 else "email", phone if k % 2 else email),
-        "opt_in": lambda: service.opt_in("sms" if k % 2 else "email", phone if k % 2 else email),
-        "snooze": lambda: service.snooze(rid, by=timedelta(days=1 + k % 3)),
+        "complete": lambda: core.service.complete("saaq", ref),
+        "cancel": lambda: core.service.cancel("saaq", ref),
+        "opt_out": lambda: core.service.opt_out(
+            "sms" if k % 2 else "email", phone if k % 2 else email
+        ),
+        "opt_in": lambda: core.service.opt_in(
+            "sms" if k % 2 else "email", phone if k % 2 else email
+        ),
+        "snooze": lambda: core.service.snooze(rid, by=timedelta(days=1 + k % 3)),
         "advance": lambda: clock.advance(timedelta(hours=1 + k * 3)),
         "lease": lambda: moves.apply(rid, take_lease(3600)),
         "sent": lambda: moves.apply(rid, record_sent("sandbox", f"SB{k}", 3600)),

@@ -9,9 +9,9 @@ import pytest
 import redis
 from pydantic import ValidationError
 
-from config.settings import Settings
 from reminders import Citizen, Deadline, DeadlinePassed, ReminderService
 from reminders.models import explain
+from reminders.settings import Settings
 from tests.conftest import deadline_data, prefixed_keys
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from config.settings import Settings
 from reminders import Deadline, ManualClock, ReminderService
-from reminders.outcomes import DeliveryReport, OutcomeRecorder
+from reminders.lifecycle.receipts import DeliveryReport, OutcomeRecorder
+from reminders.lifecycle.transitions import Effect, Transitions
 from reminders.record import DeadlineRecord, ReminderRecord
-from reminders.transitions import Effect, Transitions
+from reminders.settings import Settings
+from reminders.wiring import Core
 from tests.conftest import deadline_data
 
 
@@ -40,9 +41,9 @@ def state_of(service: ReminderService, rid: str) -> str:
 
 
 def test_a_delivered_receipt_moves_a_sent_reminder_to_delivered(
-    service: ReminderService, clock: ManualClock
+    core: Core, service: ReminderService, clock: ManualClock
 ) -> None:
-    transitions = Transitions(service.store, clock)
+    transitions = core.transitions
     rid = registered(service)
     put_state(transitions, rid, "sent", "SM1")
     clock.advance(timedelta(seconds=30))
@@ -56,9 +57,13 @@ def test_a_delivered_receipt_moves_a_sent_reminder_to_delivered(
 
 
 def test_the_same_receipt_twice_changes_nothing_the_second_time(
-    service: ReminderService, clock: ManualClock, redis_client: redis.Redis, settings: Settings
+    core: Core,
+    service: ReminderService,
+    clock: ManualClock,
+    redis_client: redis.Redis,
+    settings: Settings,
 ) -> None:
-    transitions = Transitions(service.store, clock)
+    transitions = core.transitions
     recorder = OutcomeRecorder(transitions)
     rid = registered(service)
     put_state(transitions, rid, "sent", "SM1")
@@ -72,9 +77,9 @@ def test_the_same_receipt_twice_changes_nothing_the_second_time(
 
 
 def test_a_late_undelivered_cannot_undo_delivered(
-    service: ReminderService, clock: ManualClock
+    core: Core, service: ReminderService, clock: ManualClock
 ) -> None:
-    transitions = Transitions(service.store, clock)
+    transitions = core.transitions
     recorder = OutcomeRecorder(transitions)
     rid = registered(service)
     put_state(transitions, rid, "sent", "SM1")
@@ -86,9 +91,9 @@ def test_a_late_undelivered_cannot_undo_delivered(
 
 
 def test_a_receipt_may_overtake_the_record_of_the_send(
-    service: ReminderService, clock: ManualClock
+    core: Core, service: ReminderService, clock: ManualClock
 ) -> None:
-    transitions = Transitions(service.store, clock)
+    transitions = core.transitions
     rid = registered(service)
     put_state(transitions, rid, "sending")
 
@@ -101,9 +106,9 @@ def test_a_receipt_may_overtake_the_record_of_the_send(
 
 
 def test_a_receipt_for_a_reminder_never_sent_or_unknown_is_ignored(
-    service: ReminderService, clock: ManualClock
+    core: Core, service: ReminderService, clock: ManualClock
 ) -> None:
-    recorder = OutcomeRecorder(Transitions(service.store, clock))
+    recorder = core.receipts
     rid = registered(service)
 
     assert recorder.record(report(rid, "delivered", clock)) is None
@@ -113,9 +118,9 @@ def test_a_receipt_for_a_reminder_never_sent_or_unknown_is_ignored(
 
 
 def test_a_receipt_after_the_no_receipt_timeout_still_counts(
-    service: ReminderService, clock: ManualClock
+    core: Core, service: ReminderService, clock: ManualClock
 ) -> None:
-    transitions = Transitions(service.store, clock)
+    transitions = core.transitions
     rid = registered(service)
     put_state(transitions, rid, "no_receipt", "SM1")
 
@@ -133,9 +138,9 @@ def channels_of(service: ReminderService, ref: str) -> list[str]:
 
 
 def test_an_undelivered_sms_falls_back_to_email_now(
-    service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+    core: Core, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
 ) -> None:
-    transitions = Transitions(service.store, clock)
+    transitions = core.transitions
     rid = sms_then_email(service)
     clock.set(datetime(2026, 12, 8, 15, 0, tzinfo=UTC))  # the 7-day reminder went out
     put_state(transitions, rid, "sent", "SM1")
@@ -146,12 +151,14 @@ def test_an_undelivered_sms_falls_back_to_email_now(
     first, added = service.get("saaq", "permit-2026-00042").reminders
     assert (first.channel, first.state, first.reason) == ("sms", "undelivered", "30003")
     assert (added.channel, added.state, added.send_at) == ("email", "planned", clock.now())
-    score = redis_client.zscore(service.store.keys.schedule, added.id)
+    score = redis_client.zscore(core.store.keys.schedule, added.id)
     assert score == clock.now().timestamp()
 
 
-def test_no_fallback_to_an_opted_out_channel(service: ReminderService, clock: ManualClock) -> None:
-    transitions = Transitions(service.store, clock)
+def test_no_fallback_to_an_opted_out_channel(
+    core: Core, service: ReminderService, clock: ManualClock
+) -> None:
+    transitions = core.transitions
     rid = sms_then_email(service)
     put_state(transitions, rid, "sent", "SM1")
     service.opt_out("email", "a@example.ca")
@@ -161,8 +168,10 @@ def test_no_fallback_to_an_opted_out_channel(service: ReminderService, clock: Ma
     assert channels_of(service, "permit-2026-00042") == ["sms"]
 
 
-def test_no_fallback_once_the_deadline_passed(service: ReminderService, clock: ManualClock) -> None:
-    transitions = Transitions(service.store, clock)
+def test_no_fallback_once_the_deadline_passed(
+    core: Core, service: ReminderService, clock: ManualClock
+) -> None:
+    transitions = core.transitions
     rid = sms_then_email(service)
     put_state(transitions, rid, "sent", "SM1")
     clock.set(datetime(2026, 12, 15, 23, 0, tzinfo=UTC))  # after 17:00 in Montréal

@@ -9,12 +9,12 @@ from typing import Any
 
 import redis
 
-from config.settings import Settings
-from reminders import Deadline, ManualClock, ReminderService, connect
-from reminders.keys import deadline_tag
-from reminders.outcomes import DeliveryReport, OutcomeRecorder
+from reminders import Deadline, ManualClock, ReminderService
+from reminders.ids import deadline_tag
+from reminders.lifecycle.receipts import DeliveryReport, OutcomeRecorder
 from reminders.retention import ADDRESS_REMOVED
-from reminders.transitions import Transitions
+from reminders.settings import Settings
+from reminders.wiring import Core, build_core
 from tests.conftest import deadline_data
 from tests.reminders.test_cli import run
 from tests.reminders.test_outcomes import put_state
@@ -28,29 +28,29 @@ def register(service: ReminderService, ref: str = REF, **overrides: object) -> l
     return [r.id for r in service.register(Deadline.model_validate(data)).reminders]
 
 
-def delivered(service: ReminderService, clock: ManualClock, rid: str) -> None:
+def delivered(core: Core, clock: ManualClock, rid: str) -> None:
     """Send ``rid`` as the dispatcher would, then its receipt says delivered."""
-    transitions = Transitions(service.store, clock)
+    transitions = core.transitions
     put_state(transitions, rid, "sent", "SM0123")
     report = DeliveryReport(rid, "twilio", "SM0123", "delivered", clock.now())
     assert OutcomeRecorder(transitions).record(report) is not None
 
 
-def raw_document(redis_client: redis.Redis, service: ReminderService, ref: str = REF) -> str:
-    raw = redis_client.get(service.store.keys.deadline(deadline_tag("saaq", ref)))
+def raw_document(redis_client: redis.Redis, core: Core, ref: str = REF) -> str:
+    raw = redis_client.get(core.store.keys.deadline(deadline_tag("saaq", ref)))
     assert isinstance(raw, bytes)
     return raw.decode()
 
 
 def test_a_completed_deadline_keeps_its_contact_until_retention_then_loses_it(
-    service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+    core: Core, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
 ) -> None:
     (rid,) = register(service)
     clock.set(DUE - timedelta(days=7))
-    delivered(service, clock, rid)
+    delivered(core, clock, rid)
     service.complete("saaq", REF)
-    counters = service.store.coverage_fields()
-    assert "SM0123" in raw_document(redis_client, service)
+    counters = core.store.coverage_fields()
+    assert "SM0123" in raw_document(redis_client, core)
 
     clock.advance(timedelta(days=89))
     assert service.purge().purged == 0
@@ -64,27 +64,27 @@ def test_a_completed_deadline_keeps_its_contact_until_retention_then_loses_it(
     assert view.purged_at == clock.now()
     assert (view.has_phone, view.has_email, view.action_url) == (True, True, None)
     assert [(r.state, r.channel) for r in view.reminders] == [("delivered", "sms")]
-    record = service.store.load(deadline_tag("saaq", REF))
+    record = core.store.load(deadline_tag("saaq", REF))
     assert record is not None
     assert record.contact == ""
     assert (record.phone_hash, record.email_hash) == (ADDRESS_REMOVED, ADDRESS_REMOVED)
-    document = raw_document(redis_client, service)
+    document = raw_document(redis_client, core)
     assert "SM0123" not in document and "gouv.qc.ca/renew" not in document
     # What coverage counts did not move, and a recount from the records agrees.
-    assert service.store.coverage_fields() == counters
+    assert core.store.coverage_fields() == counters
     assert service.coverage().covered == 1
     assert service.recount() == {}
-    events: Any = redis_client.xrange(service.store.keys.audit)
+    events: Any = redis_client.xrange(core.store.keys.audit)
     last = events[-1][1]
     assert (last[b"e"], last[b"by"], last[b"x"]) == (b"purged", b"retention", b"")
 
 
 def test_an_active_deadline_is_purged_after_its_due_time_plus_retention(
-    service: ReminderService, clock: ManualClock
+    core: Core, service: ReminderService, clock: ManualClock
 ) -> None:
     (rid,) = register(service)
     clock.set(DUE - timedelta(days=7))
-    delivered(service, clock, rid)
+    delivered(core, clock, rid)
 
     clock.set(DUE + timedelta(days=89))
     assert service.purge().purged == 0
@@ -106,16 +106,16 @@ def test_a_deadline_with_a_reminder_still_waiting_is_held_not_scrubbed(
 
 
 def test_a_dry_run_counts_and_writes_nothing(
-    service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+    core: Core, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
 ) -> None:
     register(service)
     service.cancel("saaq", REF)
     clock.advance(timedelta(days=100))
-    document = raw_document(redis_client, service)
+    document = raw_document(redis_client, core)
 
     assert service.purge(dry_run=True).purged == 1
 
-    assert raw_document(redis_client, service) == document
+    assert raw_document(redis_client, core) == document
 
 
 def test_an_opt_out_outlives_the_purge(service: ReminderService, clock: ManualClock) -> None:
@@ -130,18 +130,18 @@ def test_an_opt_out_outlives_the_purge(service: ReminderService, clock: ManualCl
 
 
 def test_the_sweep_goes_in_steps_from_a_shared_cursor_one_sweeper_at_a_time(
-    service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+    core: Core, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
 ) -> None:
     refs = [f"r-{i}" for i in range(40)]
     for ref in refs:
         register(service, ref)
         service.cancel("saaq", ref)
     clock.advance(timedelta(days=100))
-    first, second = service.retention(batch=5), service.retention(batch=5)
+    first, second = core.retention(batch=5), core.retention(batch=5)
 
-    redis_client.set(service.store.keys.retention_lock, "someone else", ex=30)
+    redis_client.set(core.store.keys.retention_lock, "someone else", ex=30)
     assert second.step().scanned == 0  # another process is sweeping
-    redis_client.delete(service.store.keys.retention_lock)
+    redis_client.delete(core.store.keys.retention_lock)
 
     steps, purged = 0, 0
     while True:
@@ -158,7 +158,8 @@ def test_the_sweep_goes_in_steps_from_a_shared_cursor_one_sweeper_at_a_time(
 def test_reminders_purge_command(settings: Settings, tmp_path: Path) -> None:
     # Closed 200 days before the real clock, which the command runs on.
     now = datetime.now(UTC).replace(microsecond=0)
-    service = connect(settings, clock=ManualClock(now - timedelta(days=210)))
+    core = build_core(settings, clock=ManualClock(now - timedelta(days=210)))
+    service = core.service
     register(service, due=(now - timedelta(days=200)).isoformat())
     service.cancel("saaq", REF)
 
@@ -171,15 +172,15 @@ def test_reminders_purge_command(settings: Settings, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "purged 1" in done.stdout
     assert service.get("saaq", REF).purged_at is not None
-    service.store.client.close()
+    core.close()
 
 
 def test_an_active_deadline_registered_again_after_its_purge_has_a_contact_again(
-    service: ReminderService, clock: ManualClock
+    core: Core, service: ReminderService, clock: ManualClock
 ) -> None:
     (rid,) = register(service)
     clock.set(DUE - timedelta(days=7))
-    delivered(service, clock, rid)
+    delivered(core, clock, rid)
     clock.set(DUE + timedelta(days=91))
     assert service.purge().purged == 1
 
@@ -188,7 +189,7 @@ def test_an_active_deadline_registered_again_after_its_purge_has_a_contact_again
 
     view = service.get("saaq", REF)
     assert view.purged_at is None
-    record = service.store.load(deadline_tag("saaq", REF))
+    record = core.store.load(deadline_tag("saaq", REF))
     assert record is not None
-    assert service.vault.open(record.contact).phone == "+15145550123"
+    assert core.vault.open(record.contact).phone == "+15145550123"
     assert [r.state for r in view.reminders] == ["delivered", "planned"]

@@ -10,7 +10,6 @@ from typing import Any, cast
 import pytest
 import redis
 
-from config.settings import Settings
 from reminders import (
     Deadline,
     DeadlineClosed,
@@ -21,8 +20,10 @@ from reminders import (
     ReminderService,
     SnoozeTooLate,
 )
-from reminders.keys import deadline_tag
+from reminders.ids import deadline_tag
 from reminders.record import DeadlineRecord
+from reminders.settings import Settings
+from reminders.wiring import Core
 from tests.conftest import deadline_data, prefixed_keys
 
 
@@ -107,15 +108,13 @@ def test_a_changed_due_date_replans_the_reminders_not_yet_sent(
 
 
 def test_a_changed_contact_keeps_the_plan_and_is_used_by_unsent_reminders(
-    service: ReminderService, redis_client: redis.Redis, settings: Settings
+    core: Core, service: ReminderService, redis_client: redis.Redis, settings: Settings
 ) -> None:
     first = service.register(deadline())
     second = service.register(deadline(citizen={"phone": "+15145550199"}))
     assert second.changed
     assert [r.id for r in second.reminders] == [r.id for r in first.reminders]
-    contact = service.vault.open(
-        stored(redis_client, settings, "saaq", "permit-2026-00042").contact
-    )
+    contact = core.vault.open(stored(redis_client, settings, "saaq", "permit-2026-00042").contact)
     assert contact.phone == "+15145550199"
 
 

@@ -8,20 +8,23 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from config.settings import Settings
 from reminders import ReminderService
-from reminders.keys import Keys, deadline_tag, split_reminder_id
-from reminders.store import AuditEvent, RedisStore, Write
+from reminders.ids import deadline_tag, split_reminder_id
+from reminders.redis.claims import Claims
+from reminders.redis.keys import Keys
+from reminders.redis.store import AuditEvent, Write
+from reminders.settings import Settings
+from reminders.wiring import Core
 from tests.conftest import deadline_data
 from tests.fakes.lossy_proxy import LossyProxy
 
 
 def test_a_write_with_a_stale_version_writes_nothing_not_even_audit(
-    service: ReminderService, redis_client: redis.Redis, settings: Settings
+    core: Core, service: ReminderService, redis_client: redis.Redis, settings: Settings
 ) -> None:
     service.register_many([deadline_data()])
     tag = deadline_tag("saaq", "permit-2026-00042")
-    record = service.store.load(tag)
+    record = core.store.load(tag)
     assert record is not None and record.version == 1
     audit_before = redis_client.xlen(f"{settings.key_prefix}audit")
     changed = record.copy()
@@ -29,16 +32,16 @@ def test_a_write_with_a_stale_version_writes_nothing_not_even_audit(
     changed.title = {"fr": "autre"}
     stale = Write(tag, expected_version=0, record=changed, at=0, audit=[AuditEvent("x", tag, "t")])
     fresh = Write(tag, 1, record=changed, at=0, audit=[AuditEvent("y", tag, "t")], before=record)
-    assert service.store.write_many([stale]) == [False]
-    assert service.store.load(tag) == record
+    assert core.store.write_many([stale]) == [False]
+    assert core.store.load(tag) == record
     assert redis_client.xlen(f"{settings.key_prefix}audit") == audit_before
-    counters = service.store.coverage_fields()
-    assert service.store.write_many([fresh]) == [True]
-    loaded = service.store.load(tag)
+    counters = core.store.coverage_fields()
+    assert core.store.write_many([fresh]) == [True]
+    loaded = core.store.load(tag)
     assert loaded is not None and loaded.title == {"fr": "autre"}
     # A write whose coverage outcome does not change leaves the counters be;
     # a lost race never touched them.
-    assert service.store.coverage_fields() == counters
+    assert core.store.coverage_fields() == counters
     assert sum(counters.values()) > 0
     with pytest.raises(ValueError, match="needs the document it read"):
         Write(tag, 1, record=changed, at=0)
@@ -77,22 +80,23 @@ def test_a_claim_whose_reply_is_lost_is_still_ours(
     # The client retries the SET NX that landed; without its own token the
     # claim would look taken and a first webhook would be dropped as a repeat.
     proxy, client = lossy
-    store = RedisStore(client, Keys(settings.key_prefix))
+    claims = Claims(client, Keys(settings.key_prefix))
     proxy.lose_next_reply()
-    assert store.claim_once("sg:event-1", 60)
+    assert claims.claim_once("sg:event-1", 60)
     assert proxy.lost == 1
-    assert not store.claim_once("sg:event-1", 60)
+    assert not claims.claim_once("sg:event-1", 60)
 
 
 def test_a_registration_whose_reply_is_lost_can_be_sent_again_and_lands_once(
-    make_service: Callable[..., ReminderService],
+    make_core: Callable[..., Core],
     lossy: tuple[LossyProxy, redis.Redis],
     redis_client: redis.Redis,
 ) -> None:
     # The agency cannot know whether the call landed; sending it again must
     # neither fail nor leave two of anything.
     proxy, client = lossy
-    service = make_service(client=client)
+    core = make_core(client=client)
+    service = core.service
     proxy.lose_next_reply()
     with pytest.raises(redis.ConnectionError):
         service.register_many([deadline_data(ref="lost-1")])
@@ -103,5 +107,5 @@ def test_a_registration_whose_reply_is_lost_can_be_sent_again_and_lands_once(
     assert view.status == "active"
     ids = [r.id for r in view.reminders]
     assert len(ids) == len(set(ids)) > 0
-    scheduled: list[bytes] = redis_client.zrange(service.store.keys.schedule, 0, -1)  # type: ignore[assignment]
+    scheduled: list[bytes] = redis_client.zrange(core.store.keys.schedule, 0, -1)  # type: ignore[assignment]
     assert sorted(s.decode() for s in scheduled) == sorted(ids)

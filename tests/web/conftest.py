@@ -22,8 +22,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
-from config.settings import Settings
-from reminders import Deadline, ManualClock, ReminderService, connect
+from reminders import Deadline, ManualClock, ReminderService
+from reminders.settings import Settings
+from reminders.wiring import Core, build_core
 from tests.conftest import deadline_data
 from tests.fakes.providers import FakeSendGrid, FakeTwilio
 from tests.workers.conftest import Rig, make_rig  # noqa: F401  (a fixture)
@@ -33,11 +34,18 @@ from web import create_app
 @dataclass
 class Web:
     url: str
-    settings: Settings
-    service: ReminderService
+    core: Core
     app: FastAPI
     twilio: FakeTwilio
     sendgrid: FakeSendGrid
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    @property
+    def service(self) -> ReminderService:
+        return self.core.service
 
     def twilio_post(
         self, path: str, params: dict[str, str], *, signed_for: str | None = None
@@ -122,12 +130,12 @@ def make_web(
 
     def make(**overrides: Any) -> Web:
         tuned = settings.model_copy(update={**live, **overrides})
-        service = connect(tuned, clock=clock)
-        app = create_app(tuned, service)
+        core = build_core(tuned, clock=clock)
+        app = create_app(core)
         stops.append(serve(app, web_socket))
-        stops.append(service.store.client.close)
+        stops.append(core.close)
         port = web_socket.getsockname()[1]
-        return Web(f"http://127.0.0.1:{port}", tuned, service, app, fake_twilio, fake_sendgrid)
+        return Web(f"http://127.0.0.1:{port}", core, app, fake_twilio, fake_sendgrid)
 
     yield make
     for stop in stops:

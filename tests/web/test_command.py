@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from config.settings import Settings
+from reminders.settings import Settings
 
 
 def env_of(settings: Settings, **extra: str) -> dict[str, str]:

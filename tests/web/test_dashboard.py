@@ -11,10 +11,10 @@ import requests
 from playwright.sync_api import Browser, sync_playwright
 from pydantic import SecretStr
 
-from reminders import ManualClock, ReminderService
-from reminders.outcomes import DeliveryReport, OutcomeRecorder
-from reminders.sending import record_sent, take_lease
-from reminders.transitions import Transitions
+from reminders import ManualClock
+from reminders.lifecycle.receipts import DeliveryReport, OutcomeRecorder
+from reminders.lifecycle.sending import record_sent, take_lease
+from reminders.wiring import Core
 
 from .conftest import Web, register
 
@@ -33,14 +33,14 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def some_coverage(service: ReminderService, clock: ManualClock) -> None:
+def some_coverage(core: Core, clock: ManualClock) -> None:
     """Deadlines of two agencies, one covered, one without contact details."""
-    rid = register(service, channels=["sms"])
-    register(service, ref="b", agency="revenu", citizen={"phone": None, "email": None})
-    register(service, ref="c", agency="revenu", channels=["email"])
-    send_at = service.get("saaq", "permit-2026-00042").reminders[0].send_at
+    rid = register(core.service, channels=["sms"])
+    register(core.service, ref="b", agency="revenu", citizen={"phone": None, "email": None})
+    register(core.service, ref="c", agency="revenu", channels=["email"])
+    send_at = core.service.get("saaq", "permit-2026-00042").reminders[0].send_at
     clock.set(send_at)
-    moves = Transitions(service.store, clock)
+    moves = core.transitions
     moves.apply(rid, take_lease(3600))
     moves.apply(rid, record_sent("sandbox", "SB1", 3600))
     OutcomeRecorder(moves).record(DeliveryReport(rid, "sandbox", "SB1", "delivered", clock.now()))
@@ -49,7 +49,7 @@ def some_coverage(service: ReminderService, clock: ManualClock) -> None:
 @pytest.fixture
 def staff_web(make_web: Callable[..., Web], clock: ManualClock) -> Web:
     web = make_web(staff_token=SecretStr(TOKEN))
-    some_coverage(web.service, clock)
+    some_coverage(web.core, clock)
     return web
 
 

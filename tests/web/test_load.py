@@ -10,7 +10,7 @@ from .conftest import Web
 
 
 def test_a_burst_of_20000_callbacks_is_absorbed_with_none_lost(web: Web) -> None:
-    pairs = sent_reminders(web.service, 5000)
+    pairs = sent_reminders(web.core, 5000)
     spec = {
         "base_url": web.url,
         "public_url": web.settings.public_url,
@@ -21,7 +21,7 @@ def test_a_burst_of_20000_callbacks_is_absorbed_with_none_lost(web: Web) -> None
     result = blast(spec)
     assert result["requests"] == 20_000
     assert result["codes"] == {"204": 20_000}
-    records = [web.service.store.load(rid.rpartition("-")[0]) for rid, _ in pairs]
+    records = [web.core.store.load(rid.rpartition("-")[0]) for rid, _ in pairs]
     states = [None if r is None else r.reminders[0].state for r in records]
     assert states == ["delivered"] * 5000
     metrics = requests.get(web.url + "/metrics", timeout=5).text

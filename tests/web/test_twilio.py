@@ -53,13 +53,12 @@ def test_undelivered_keeps_the_error_code(
 
 def test_a_sent_callback_records_a_send_the_worker_did_not(web: Web, clock: ManualClock) -> None:
     """A worker that died after Twilio took the message leaves it ``sending``."""
-    from reminders.sending import take_lease
-    from reminders.transitions import Transitions
+    from reminders.lifecycle.sending import take_lease
 
     rid = register(web.service, channels=["sms"])
     clock.set(web.service.get("saaq", "permit-2026-00042").reminders[0].send_at)
 
-    assert Transitions(web.service.store, web.service.clock).apply(rid, take_lease(3600))
+    assert web.core.transitions.apply(rid, take_lease(3600))
     sid = "SM" + "a" * 32
     params = {"MessageSid": sid, "MessageStatus": "sent", "AccountSid": web.twilio.account_sid}
     assert web.twilio_post(f"{STATUS}?r={rid}", params).status_code == 204

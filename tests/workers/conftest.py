@@ -11,10 +11,9 @@ import dramatiq
 import pytest
 import redis
 
-from channels.sandbox import sends_key
-from config.settings import Settings
 from reminders import ManualClock, ReminderService
-from reminders.keys import Keys
+from reminders.redis.keys import Keys
+from reminders.settings import Settings
 from workers.app import Worker, build_scheduler, build_worker
 from workers.fastforward import FastForward
 from workers.scheduler import Scheduler
@@ -35,7 +34,7 @@ class Rig:
         self.forward.run_due(timeout_s=30)
 
     def sends(self) -> dict[str, int]:
-        raw = self.client.hgetall(sends_key(self.settings.key_prefix))
+        raw = self.client.hgetall(Keys(self.settings.key_prefix).sandbox_sends)
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
 
@@ -50,8 +49,7 @@ def make_rig(
         tuned = settings.model_copy(update=values)
         worker = build_worker(tuned, clock=clock, client=redis_client)
         scheduler = build_scheduler(tuned, clock=clock, client=redis_client, broker=worker.broker)
-        keys = Keys(tuned.key_prefix)
-        forward = FastForward(worker, scheduler, clock, redis_client, keys, threads=4)
+        forward = FastForward(worker, scheduler, clock, threads=4)
         rig = Rig(worker, scheduler, forward.runner, redis_client, tuned, forward)
         built.append(rig)
         return rig

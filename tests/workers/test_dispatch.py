@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from reminders import Deadline, ManualClock, ReminderService
-from reminders.keys import deadline_tag
+from reminders.ids import deadline_tag
 from reminders.retention import Retention, SweepResult
+from reminders.wiring import Core
 from tests.conftest import deadline_data
 from tests.workers.conftest import Rig, state
 
@@ -198,21 +199,21 @@ def test_a_crashed_scheduler_lease_is_returned_by_the_reaper(
     [rid] = register(service, channels=["email"], offsets=["7d"])
     clock.set(datetime(2026, 12, 8, 22, 1, tzinfo=UTC))
     assert rig.scheduler.claim() == [rid]  # ...and the scheduler dies here
-    assert redis_client.zcard(rig.scheduler.keys.schedule) == 0
+    assert redis_client.zcard(rig.scheduler.schedule.keys.schedule) == 0
 
     clock.advance(timedelta(seconds=rig.settings.lease_s + 1))
     assert rig.scheduler.reap() == 1
     rig.run_due()
 
     assert state(service) == [("email", "delivered", "")]
-    assert redis_client.zcard(rig.scheduler.keys.lease) == 0
+    assert redis_client.zcard(rig.scheduler.schedule.keys.lease) == 0
 
 
 def test_stale_schedule_entries_of_replanned_reminders_send_nothing(
     rig: Rig, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
 ) -> None:
     [rid] = register(service, channels=["email"], offsets=["7d"])
-    key = rig.scheduler.keys.schedule
+    key = rig.scheduler.schedule.keys.schedule
     planned_at = redis_client.zscore(key, rid)
     stale = f"{deadline_tag('saaq', REF)}-99"  # a superseded reminder's leftover
     redis_client.zadd(key, {stale: int(clock.now().timestamp())})
@@ -236,7 +237,7 @@ def test_a_lost_dramatiq_message_is_released_again_after_the_redelivery_lease(
     rig.scheduler.clear(members)
     rig.worker.broker.flush_all()  # the message is lost on the way
     rig.runner.resume()
-    assert redis_client.zscore(rig.scheduler.keys.lease, rid) is not None
+    assert redis_client.zscore(rig.scheduler.schedule.keys.lease, rid) is not None
 
     clock.advance(timedelta(seconds=rig.settings.redelivery_s + 1))
     assert rig.scheduler.reap() == 1
@@ -244,7 +245,7 @@ def test_a_lost_dramatiq_message_is_released_again_after_the_redelivery_lease(
 
     assert state(service) == [("email", "delivered", "")]
     assert rig.sends() == {rid: 1}
-    assert redis_client.zcard(rig.scheduler.keys.lease) == 0
+    assert redis_client.zcard(rig.scheduler.schedule.keys.lease) == 0
 
 
 def test_an_idle_scheduler_sweeps_for_retention(
@@ -276,10 +277,10 @@ class BrokenRetention(Retention):
 
 
 def test_a_failing_retention_step_does_not_stop_the_releasing(
-    make_rig: Callable[..., Rig], service: ReminderService, clock: ManualClock
+    core: Core, make_rig: Callable[..., Rig], service: ReminderService, clock: ManualClock
 ) -> None:
     rig = make_rig(retention_sweep_s=0.01)
-    rig.scheduler.retention = BrokenRetention(service.store, service.policies, clock)
+    rig.scheduler.retention = BrokenRetention(core.store, core.policies, clock)
     register(service, channels=["sms"], offsets=["1d"])
     clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
 

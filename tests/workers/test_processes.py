@@ -21,12 +21,12 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
-from channels.sandbox import sends_key
-from config.settings import Settings
+from demo.redis_server import RedisServer
 from reminders import ManualClock, connect
-from reminders.keys import deadline_tag
+from reminders.ids import deadline_tag
 from reminders.record import DeadlineRecord
-from reminders.redis_server import RedisServer
+from reminders.redis.keys import Keys
+from reminders.settings import Settings
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +103,7 @@ class System:
         return [f"ref-{i}" for i in range(count)]
 
     def sends(self) -> dict[str, int]:
-        raw = self.client.hgetall(sends_key(self.settings.key_prefix))
+        raw = self.client.hgetall(Keys(self.settings.key_prefix).sandbox_sends)
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
     def states(self, refs: list[str]) -> dict[str, int]:

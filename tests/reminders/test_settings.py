@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from config.policies import load_policies
-from config.settings import Settings
 from reminders import ConfigurationError, connect
+from reminders.policy import load_policies
+from reminders.settings import Settings
 
 
 def test_settings_read_the_documented_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,16 +1,43 @@
-"""Riding out a Redis restart: a call retried while Redis is unreachable."""
+"""Trying again: while Redis is away, and when a concurrent writer won.
+
+:func:`patiently` rides out a Redis restart; :func:`until_written` is the one
+compare-and-set loop (read, decide, write with a version check; again on the
+fresh document when a concurrent writer got there first).
+"""
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import redis
 
+from .errors import ConflictError
+
 T = TypeVar("T")
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
 """Errors of a Redis that is away for a moment (a restart, a failover)."""
+
+
+class Lost(enum.Enum):
+    """What a compare-and-set step returns when its version check failed."""
+
+    RACE = "race"
+
+
+LOST = Lost.RACE
+
+
+def until_written(step: Callable[[int], T | Lost], *, attempts: int, conflict: str) -> T:
+    """``step(attempt)`` until it returns anything but :data:`LOST`; after
+    ``attempts`` lost races, :class:`ConflictError` with ``conflict``."""
+    for attempt in range(attempts):
+        result = step(attempt)
+        if not isinstance(result, Lost):
+            return result
+    raise ConflictError(conflict)
 
 
 def patiently(

@@ -1,7 +1,7 @@
 """The rules of sending one due reminder, as pure transitions.
 
 The dispatcher (``workers/dispatch.py``) does the I/O; everything it decides
-is here, as :data:`reminders.transitions.Change` functions that the
+is here, as :data:`reminders.lifecycle.transitions.Change` functions that the
 transition step applies inside one compare-and-set:
 
 - :func:`verdict`: send it, skip it (with the reason recorded), defer an SMS
@@ -26,15 +26,17 @@ one script call per batch of reminders.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
-from .keys import deadline_tag, reminder_id
-from .models import zone
-from .planning import in_quiet_hours, sms_time
-from .policy import Policy
-from .record import WAITING, WENT_OUT, DeadlineRecord, ReminderRecord
+from ..clock import from_epoch, to_epoch
+from ..ids import deadline_tag, reminder_id
+from ..models import zone
+from ..planning import in_quiet_hours, sms_time
+from ..policy import Policy
+from ..record import DeadlineRecord, ReminderRecord
+from .states import WAITING, WENT_OUT, allows
 from .transitions import Change, Effect
 
 EARLY_TOLERANCE_S = 5
@@ -68,10 +70,6 @@ class RetryPolicy:
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
-def _utc(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
 def reachable(record: DeadlineRecord, channel: str, opted_out: frozenset[str]) -> bool:
     """Whether the citizen can receive ``channel`` (address known, not opted out)."""
     has = record.phone_hash if channel == "sms" else record.email_hash
@@ -99,12 +97,12 @@ def verdict(
         return Verdict("skip", "opted_out" if has else "no_contact")
     if reminder.channel == "sms":
         tz = zone(record.timezone)
-        at = _utc(now)
+        at = from_epoch(now)
         if in_quiet_hours(at, tz, policy.quiet_start, policy.quiet_end):
-            later = sms_time(at, due=_utc(record.due), now=at, tz=tz, policy=policy)
-            if later is None or later >= _utc(record.due):
+            later = sms_time(at, due=from_epoch(record.due), now=at, tz=tz, policy=policy)
+            if later is None or later >= from_epoch(record.due):
                 return Verdict("skip", "quiet_hours")
-            return Verdict("defer", "quiet_hours", int(later.timestamp()))
+            return Verdict("defer", "quiet_hours", to_epoch(later))
     return Verdict("send")
 
 
@@ -142,6 +140,25 @@ def fallback(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class FallBack:
+    """What a fallback planned: the schedule entry and the audit words."""
+
+    schedule: Mapping[str, int] = field(default_factory=dict)
+    detail: str = ""
+
+
+def fall_back(
+    record: DeadlineRecord, failed: ReminderRecord, now: int, opted_out: frozenset[str]
+) -> FallBack:
+    """:func:`fallback`, with what the transition adds to its effect."""
+    added = fallback(record, failed, now, opted_out)
+    if added is None:
+        return FallBack()
+    rid = reminder_id(_tag(record), added.seq)
+    return FallBack({rid: added.send_at}, f" fallback {added.seq} {added.channel}")
+
+
 def _finish(
     record: DeadlineRecord,
     reminder: ReminderRecord,
@@ -153,14 +170,8 @@ def _finish(
 ) -> Effect:
     reminder.state = state
     reminder.reason = reason
-    tag = _tag(record)
-    added = fallback(record, reminder, now, opted_out)
-    detail = f"{reminder.seq} {reason}"
-    schedule: dict[str, int] = {}
-    if added is not None:
-        schedule[reminder_id(tag, added.seq)] = added.send_at
-        detail += f" fallback {added.seq} {added.channel}"
-    return Effect(state, actor, detail, schedule)
+    then = fall_back(record, reminder, now, opted_out)
+    return Effect(state, actor, f"{reminder.seq} {reason}{then.detail}", then.schedule)
 
 
 def _tag(record: DeadlineRecord) -> str:
@@ -169,7 +180,7 @@ def _tag(record: DeadlineRecord) -> str:
 
 def skip(reason: str, opted_out: frozenset[str]) -> Change:
     def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
-        if reminder.state not in WAITING:
+        if not allows("skip", reminder.state):
             return None
         # Closed deadlines and passed deadlines get no fallback (fallback checks).
         return _finish(record, reminder, now, "skipped", reason, opted_out, "dispatcher")
@@ -179,7 +190,7 @@ def skip(reason: str, opted_out: frozenset[str]) -> Change:
 
 def defer(when: int) -> Change:
     def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
-        if reminder.state not in WAITING or when >= record.due:
+        if not allows("defer", reminder.state) or when >= record.due:
             return None
         reminder.send_at = when
         rid = reminder_id(_tag(record), reminder.seq)
@@ -197,7 +208,7 @@ def take_lease(no_receipt_after_s: int) -> Change:
     this step still leaves a reminder that ends as ``no_receipt``."""
 
     def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
-        if reminder.state not in WAITING or reminder.send_at > now + EARLY_TOLERANCE_S:
+        if not allows("lease", reminder.state) or reminder.send_at > now + EARLY_TOLERANCE_S:
             return None
         if now >= record.due:
             return None
@@ -216,7 +227,7 @@ def take_lease(no_receipt_after_s: int) -> Change:
 
 def record_sent(provider: str, provider_id: str, no_receipt_after_s: int) -> Change:
     def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
-        if reminder.state != "sending":
+        if not allows("sent", reminder.state):
             # The receipt overtook us: keep its state, remember the id.
             if reminder.state in WENT_OUT and not reminder.provider_id:
                 reminder.provider_id = provider_id
@@ -237,7 +248,7 @@ def record_transient(
     provider: str, code: str, retry: RetryPolicy, rng: random.Random, opted_out: frozenset[str]
 ) -> Change:
     def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
-        if reminder.state != "sending":
+        if not allows("retry", reminder.state):
             return None
         when = now + int(retry.delay_s(reminder.attempts, rng))
         actor = f"provider:{provider}"
@@ -254,7 +265,7 @@ def record_transient(
 
 def record_permanent(provider: str, code: str, opted_out: frozenset[str]) -> Change:
     def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
-        if reminder.state != "sending":
+        if not allows("fail", reminder.state):
             return None
         return _finish(record, reminder, now, "failed", code, opted_out, f"provider:{provider}")
 
@@ -263,7 +274,7 @@ def record_permanent(provider: str, code: str, opted_out: frozenset[str]) -> Cha
 
 def check_receipt(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
     """``sent`` (or a ``sending`` whose outcome never came) -> ``no_receipt``."""
-    if reminder.state not in ("sent", "sending"):
+    if not allows("no_receipt", reminder.state):
         return None
     reminder.state = "no_receipt"
     return Effect("no_receipt", "dispatcher", str(reminder.seq))

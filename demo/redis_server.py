@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from .errors import ConfigurationError
+from reminders.errors import ConfigurationError
 
 
 def find_redis_server() -> str:

@@ -18,21 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from .keys import deadline_tag, reminder_id, split_reminder_id
-from .record import DeadlineRecord, ReminderRecord
-from .sending import fallback
+from ..clock import to_epoch
+from ..ids import split_reminder_id
+from ..record import DeadlineRecord, ReminderRecord
+from .sending import fall_back
+from .states import allows
 from .transitions import Applied, Effect, Transitions
 
 ReportStatus = Literal["accepted", "delivered", "undelivered"]
-
-ACCEPTS: dict[str, frozenset[str]] = {
-    # The provider took it (Twilio "sent", SendGrid "processed"): this closes
-    # the window where a worker died before recording its own send.
-    "accepted": frozenset({"sending"}),
-    # A receipt after the no-receipt timeout still counts: the citizen got it.
-    "delivered": frozenset({"sending", "sent", "no_receipt"}),
-    "undelivered": frozenset({"sending", "sent", "no_receipt"}),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +60,7 @@ class OutcomeRecorder:
                 opted_out = store.opted_out_of(loaded.phone_hash, loaded.email_hash)
 
         def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
-            if reminder.state not in ACCEPTS[report.status]:
+            if not allows(report.status, reminder.state):
                 return None
             if reminder.provider_id and report.provider_id != reminder.provider_id:
                 return None  # about an earlier attempt's message, not this one
@@ -81,15 +74,12 @@ class OutcomeRecorder:
             reminder.reason = report.code if report.status == "undelivered" else ""
             # When it happened at the provider, not when we heard of it:
             # coverage asks whether it was delivered before the deadline.
-            reminder.updated = int(report.at.timestamp())
+            reminder.updated = to_epoch(report.at)
             detail = f"{reminder.seq} {report.code}".strip()
-            schedule: dict[str, int] = {}
-            if report.status == "undelivered":
-                added = fallback(record, reminder, now, opted_out)
-                if added is not None:
-                    tag = deadline_tag(record.agency, record.ref)
-                    schedule[reminder_id(tag, added.seq)] = added.send_at
-                    detail += f" fallback {added.seq} {added.channel}"
-            return Effect(report.status, f"provider:{report.provider}", detail, schedule)
+            if report.status == "delivered":
+                return Effect(report.status, f"provider:{report.provider}", detail)
+            then = fall_back(record, reminder, now, opted_out)
+            actor = f"provider:{report.provider}"
+            return Effect(report.status, actor, detail + then.detail, then.schedule)
 
         return self.transitions.apply(report.reminder_id, change, loaded=loaded)

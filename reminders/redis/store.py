@@ -15,39 +15,17 @@ schedule does not hold.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from redis.exceptions import NoScriptError
+from redis.lock import Lock
 
-from . import coverage
+from .. import coverage
+from ..record import DeadlineRecord
 from .keys import Keys
-from .patience import patiently
-from .record import DeadlineRecord
-
-_CAS = """
-local cur = redis.call('GET', KEYS[1])
-local v = 0
-if cur then v = tonumber(string.match(cur, '^{"v":(%d+)')) end
-if v ~= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-local n = tonumber(ARGV[5])
-local i = 6
-while i < 6 + 2 * n do
-  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
-while i <= #ARGV do
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
-    'e', ARGV[i], 'd', ARGV[i + 1], 'x', ARGV[i + 2], 'by', ARGV[i + 3], 'at', ARGV[4])
-  i = i + 4
-end
-return 1
-"""
+from .scripts import Arg, lua, run_pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +40,11 @@ class AuditEvent:
     tag: str
     actor: str
     detail: str = ""
+
+
+def seqs_detail(**changes: Sequence[int]) -> str:
+    """Audit detail naming reminders by sequence, e.g. ``planned 1,2 superseded 4``."""
+    return " ".join(f"{what} {','.join(map(str, seqs))}" for what, seqs in changes.items() if seqs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +82,7 @@ class RedisStore:
         self.client = client
         self.keys = keys
         self._audit_maxlen = audit_maxlen
-        self._cas_sha = hashlib.sha1(_CAS.encode(), usedforsecurity=False).hexdigest()
+        self._cas = lua(__package__, "cas")
 
     def load(self, tag: str) -> DeadlineRecord | None:
         raw = self.client.get(self.keys.deadline(tag))
@@ -123,16 +106,13 @@ class RedisStore:
         return snaps
 
     def write_many(self, writes: Sequence[Write]) -> list[bool]:
-        """Apply each write whose expected version still holds; True for those."""
+        """Apply each write whose expected version still holds; True for those.
+        One round trip for all of them (two when stale entries go)."""
         if not writes:
             return []
-        try:
-            replies = self._send(writes)
-        except NoScriptError:
-            # Redis restarted or its script cache was flushed; no script ran,
-            # and the schedule additions are idempotent, so send again.
-            self.client.script_load(_CAS)
-            replies = self._send(writes)
+        # A resend after NOSCRIPT is safe: no script ran, and the schedule
+        # additions are idempotent.
+        replies = run_pipeline(self.client, [self._cas], lambda pipe: self._queue(pipe, writes))
         results: list[bool] = []
         position = 0
         for write in writes:
@@ -149,15 +129,12 @@ class RedisStore:
             self.client.zrem(self.keys.schedule, *stale)
         return results
 
-    def _send(self, writes: Sequence[Write]) -> list[Any]:
-        # EVALSHA straight away: redis-py's Script objects would add a
-        # SCRIPT EXISTS round trip to every pipeline.
-        pipe = self.client.pipeline(transaction=False)
+    def _queue(self, pipe: Any, writes: Sequence[Write]) -> None:
         for write in writes:
             if write.schedule_add:
                 pipe.zadd(self.keys.schedule, dict(write.schedule_add))
             counters = coverage.delta(write.before, write.record)
-            args: list[Any] = [
+            args: list[Arg] = [
                 write.expected_version,
                 write.record.dumps(),
                 self._audit_maxlen,
@@ -168,15 +145,8 @@ class RedisStore:
                 args += [name, change]
             for event in write.audit:
                 args += [event.event, event.tag, event.detail, event.actor]
-            pipe.evalsha(
-                self._cas_sha,
-                3,
-                self.keys.deadline(write.tag),
-                self.keys.audit,
-                self.keys.coverage,
-                *args,
-            )
-        return list(pipe.execute())
+            keys = [self.keys.deadline(write.tag), self.keys.audit, self.keys.coverage]
+            self._cas.queue(pipe, keys, args)
 
     def set_opt_out(
         self, channel: str, address_hash: str, *, out: bool, event: AuditEvent, at: int
@@ -245,6 +215,27 @@ class RedisStore:
             pipe.hset(self.keys.coverage, mapping={k: int(v) for k, v in fields.items()})
         pipe.execute()
 
+    def retention_lock(self, timeout_s: int) -> Lock:
+        """The lock that keeps one retention sweeper at a time (not taken yet)."""
+        lock: Lock = self.client.lock(self.keys.retention_lock, timeout=timeout_s, blocking=False)
+        return lock
+
+    def retention_cursor(self) -> int:
+        """Where the shared retention sweep's SCAN stands (0: a new pass)."""
+        raw: Any = self.client.get(self.keys.retention_cursor)
+        return int(raw or 0)
+
+    def set_retention_cursor(self, cursor: int) -> None:
+        self.client.set(self.keys.retention_cursor, cursor)
+
+    def ping(self) -> bool:
+        """Whether Redis answers."""
+        return bool(self.client.ping())
+
+    def close(self) -> None:
+        """Close the connection pool (the client is this store's own)."""
+        self.client.close()
+
     def note_last_sms(self, phone_hash: str, rid: str, ttl_s: int) -> None:
         """Remember ``rid`` as the latest SMS to a number, for SNOOZE replies."""
         if phone_hash:
@@ -253,31 +244,6 @@ class RedisStore:
     def last_sms(self, phone_hash: str) -> str | None:
         raw = self.client.get(self.keys.last_sms(phone_hash))
         return None if raw is None else _text(raw)
-
-    def claim_once(self, name: str, ttl_s: int, *, patience_s: float = 5.0) -> bool:
-        """True the first time ``name`` is claimed within ``ttl_s`` seconds.
-
-        The claim carries a token of its own and is retried, for up to
-        ``patience_s``, when the connection drops: a SET that ran but whose
-        answer was lost (Redis restarting) is then recognised as ours on the
-        retry, instead of the claim looking taken by someone else and the
-        first delivery of a webhook being dropped as a repeat."""
-        key = self.keys.once(name)
-        token = secrets.token_bytes(12)
-
-        def claim() -> bool:
-            if self.client.set(key, token, nx=True, ex=max(ttl_s, 1)):
-                return True
-            return bool(self.client.get(key) == token)
-
-        return patiently(claim, give_up_s=patience_s, first_wait_s=0.05, longest_wait_s=1.0)
-
-    def was_claimed(self, name: str) -> bool:
-        return bool(self.client.exists(self.keys.once(name)))
-
-    def release_once(self, name: str) -> None:
-        """Forget a claim whose work failed, so a retry can do it."""
-        self.client.delete(self.keys.once(name))
 
 
 def _text(raw: bytes | str) -> str:

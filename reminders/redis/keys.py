@@ -1,38 +1,12 @@
-"""Redis key layout, in one place.
+"""Redis key layout, in one place: every key name is built here.
 
-Every key of one deadline carries the same hash tag, ``{<tag>}``, where the
-tag is a keyed-free digest of (agency, ref): user data never appears inside
-a key, so no ref can break the layout, and one deadline's atomic steps touch
-one Redis Cluster slot. The schedule and its lease share the ``{sched}`` tag
-so that the claim script is single-slot too.
+Every key of one deadline carries the same hash tag, ``{<tag>}`` (see
+:mod:`reminders.ids`), so one deadline's document is one Redis Cluster slot.
+The schedule and its lease share the ``{sched}`` tag so that the claim script
+is single-slot too.
 """
 
 from __future__ import annotations
-
-import hashlib
-import re
-
-TAG_CHARS = 20
-_REMINDER_ID = re.compile(r"^([0-9a-f]{20})-([1-9][0-9]{0,5})$")
-
-
-def deadline_tag(agency: str, ref: str) -> str:
-    """A stable 80-bit digest naming the deadline (agency, ref)."""
-    digest = hashlib.blake2b(f"{agency}\x00{ref}".encode(), digest_size=TAG_CHARS // 2)
-    return digest.hexdigest()
-
-
-def reminder_id(tag: str, seq: int) -> str:
-    """The public id of reminder ``seq`` of deadline ``tag``."""
-    return f"{tag}-{seq}"
-
-
-def split_reminder_id(value: str) -> tuple[str, int] | None:
-    """(tag, seq) of a reminder id, or None when it is not one."""
-    match = _REMINDER_ID.match(value)
-    if match is None:
-        return None
-    return match.group(1), int(match.group(2))
 
 
 class Keys:
@@ -81,6 +55,33 @@ class Keys:
     def retention_lock(self) -> str:
         """String (short TTL): held by the one process sweeping right now."""
         return f"{self.prefix}retention:lock"
+
+    @property
+    def sandbox_sends(self) -> str:
+        """Hash (sandbox provider): reminder id -> messages accepted for it."""
+        return f"{self.prefix}sandbox:sends"
+
+    @property
+    def sandbox_first_ms(self) -> str:
+        """Hash (sandbox provider): reminder id -> first acceptance, epoch ms."""
+        return f"{self.prefix}sandbox:first_ms"
+
+    def sandbox_accepted(self, provider_id: str) -> str:
+        """String (sandbox provider): marks a message id as booked."""
+        return f"{self.prefix}sandbox:accepted:{provider_id}"
+
+    def sandbox_tries(self, reminder_id: str, channel: str) -> str:
+        """Counter (sandbox provider): failed tries of a transient recipient."""
+        return f"{self.prefix}sandbox:tries:{reminder_id}:{channel}"
+
+    def rate(self, provider: str) -> str:
+        """Prefix of the provider's rate-limit buckets (Dramatiq's limiter)."""
+        return f"{self.prefix}rate:{provider}"
+
+    @property
+    def dramatiq_namespace(self) -> str:
+        """Namespace of every Dramatiq key (queues, acks, heartbeats)."""
+        return f"{self.prefix}dramatiq"
 
     def once(self, name: str) -> str:
         """String: marks something done once (a webhook event id, a used link)."""

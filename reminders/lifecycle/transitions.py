@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .clock import Clock
-from .errors import ConflictError
-from .keys import split_reminder_id
-from .record import DeadlineRecord, ReminderRecord
-from .store import AuditEvent, RedisStore, Write
+from ..clock import Clock, to_epoch
+from ..ids import split_reminder_id
+from ..record import DeadlineRecord, ReminderRecord
+from ..redis.store import AuditEvent, RedisStore, Write
+from ..retrying import LOST, Lost, until_written
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +63,12 @@ class Transitions:
         if parts is None:
             return None
         tag, seq = parts
-        for attempt in range(self.attempts):
-            existing = loaded if attempt == 0 and loaded is not None else self.store.load(tag)
+
+        def attempt(number: int) -> Applied | Lost | None:
+            existing = loaded if number == 0 and loaded is not None else self.store.load(tag)
             if existing is None or existing.reminder(seq) is None:
                 return None
-            now = int(self.clock.now().timestamp())
+            now = to_epoch(self.clock.now())
             record = existing.copy()
             reminder = record.reminder(seq)
             assert reminder is not None
@@ -90,4 +91,8 @@ class Transitions:
             )
             if self.store.write_many([write])[0]:
                 return Applied(record, reminder, effect)
-        raise ConflictError(f"reminder {rid} kept changing; try again")
+            return LOST
+
+        return until_written(
+            attempt, attempts=self.attempts, conflict=f"reminder {rid} kept changing; try again"
+        )
