@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisServer
-from demo.sample import sample_deadlines
+from demo.sample import register_agencies, sample_deadlines
 from reminders.coverage import REASONS
 from reminders.settings import Settings
 from reminders.wiring import Core, build_core
@@ -68,7 +68,7 @@ def main() -> None:
     with RedisServer() as server:
 
         def service(prefix: str) -> Core:
-            return build_core(
+            core = build_core(
                 Settings(
                     _env_file=None,
                     redis_url=server.url,
@@ -77,6 +77,8 @@ def main() -> None:
                     hash_key=secrets.token_urlsafe(32),
                 )
             )
+            register_agencies(core.service)
+            return core
 
         big_core = service("big:")
         big = big_core.service

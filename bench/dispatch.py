@@ -37,6 +37,7 @@ import redis
 from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisServer
+from demo.sample import register_agencies
 from reminders import ManualClock, connect
 from reminders.ids import deadline_tag
 from reminders.redis.keys import Keys
@@ -101,6 +102,7 @@ def register(settings: Settings, count: int, first: datetime, per_s: float | Non
     """``count`` deadlines with one email reminder each, due from ``first``
     (all at once, or ``per_s`` per second)."""
     service = connect(settings, clock=ManualClock(first - timedelta(hours=1)))
+    register_agencies(service)
     batch: list[dict[str, Any]] = []
     for i in range(count):
         send_at = first + timedelta(seconds=(i / per_s) if per_s else 0)

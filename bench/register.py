@@ -31,6 +31,7 @@ import redis
 from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisServer
+from demo.sample import register_agencies
 from reminders import Deadline, ManualClock, ReminderService, connect
 from reminders.redis.keys import Keys
 
@@ -84,6 +85,7 @@ def main() -> None:
             clock=ManualClock(NOW),
             client=client,
         )
+        register_agencies(service)
         figures: dict[str, Any] = {}
 
         singles = [Deadline.model_validate(d) for d in items("single", args.singles)]

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisServer
-from demo.sample import sample_deadlines
+from demo.sample import register_agencies, sample_deadlines
 from reminders import ManualClock
 from reminders.retention import Retention
 from reminders.settings import Settings
@@ -71,6 +71,7 @@ def main() -> None:
         )
         core = build_core(settings, clock=clock)
         service = core.service
+        register_agencies(service)
         items = list(sample_deadlines(args.deadlines, now=now, seed=5, horizon_days=90))
         refs = [(str(i["agency"]), str(i["ref"])) for i in items]
         for offset in range(0, len(items), 5000):

@@ -30,6 +30,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisServer
+from demo.sample import register_agencies
 from reminders.ids import reminder_id
 from reminders.redis.store import Write
 from reminders.settings import Settings
@@ -145,6 +146,7 @@ def main() -> None:
             public_url=env["REMINDERS_PUBLIC_URL"],
         )
         core = build_core(settings)
+        register_agencies(core.service)
         started = time.perf_counter()
         pairs = sent_reminders(core, args.reminders)
         setup_s = time.perf_counter() - started

@@ -36,7 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from demo.redis_server import RedisServer
-from demo.sample import MAGIC_EMAIL_LOCALS, MAGIC_PHONE_ENDINGS, sample_deadlines
+from demo.sample import MAGIC_EMAIL_LOCALS, MAGIC_PHONE_ENDINGS, register_agencies, sample_deadlines
 from reminders.clock import ManualClock
 from reminders.coverage import CoverageReport
 from reminders.coverage_view import as_table, percent
@@ -105,6 +105,7 @@ def run_demo(
         if shared:  # someone else's Redis: leave it as we found it
             stack.callback(_delete_keys, client, settings.key_prefix)
         service = connect(settings, client=client, clock=clock)
+        register_agencies(service)
 
         items = list(sample_deadlines(deadlines, now=start, seed=seed, horizon_days=horizon_days))
         # Some citizens stopped every reminder before their agency registered them.

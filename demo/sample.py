@@ -10,10 +10,14 @@ reserved ``example.ca`` domain.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from reminders.agencies import AgencyExists
+from reminders.service import ReminderService
 
 AGENCIES: dict[str, tuple[dict[str, str], ...]] = {
     "saaq": (
@@ -29,6 +33,13 @@ AGENCIES: dict[str, tuple[dict[str, str], ...]] = {
         {"fr": "Envoyer votre déclaration bimensuelle", "en": "Send your biweekly report"},
     ),
 }
+NAMES: dict[str, tuple[str, str]] = {
+    "saaq": ("SAAQ", "SAAQ"),
+    "revenu": ("Revenu Québec", "Revenu Québec"),
+    "emploi": ("Emploi Québec", "Emploi Québec"),
+    "bench": ("Banc d'essai", "Benchmark"),
+}
+"""The sample's agencies (and the benchmarks'): French and English names."""
 ZONES = (
     "America/Toronto",
     "America/Toronto",
@@ -38,6 +49,13 @@ ZONES = (
 )
 MAGIC_PHONE_ENDINGS = ("0002", "0003", "0004")
 MAGIC_EMAIL_LOCALS = ("fail", "temp", "bounce")
+
+
+def register_agencies(service: ReminderService) -> None:
+    """Register the sample's agencies (those already registered stay)."""
+    for slug, (fr, en) in NAMES.items():
+        with contextlib.suppress(AgencyExists):
+            service.add_agency(slug, name_fr=fr, name_en=en)
 
 
 def sample_deadlines(

@@ -5,6 +5,8 @@ svc = reminders.connect()
 receipt = svc.register(reminders.Deadline(...))
 """
 
+from .agencies import Agency, AgencyNotRegistered
+from .client import Client
 from .clock import Clock, ManualClock, SystemClock
 from .coverage import CoverageReport
 from .errors import (
@@ -13,11 +15,15 @@ from .errors import (
     DeadlineClosed,
     DeadlineNotFound,
     DeadlinePassed,
+    Forbidden,
     InvalidRequest,
     NotFound,
+    RateLimited,
     ReminderError,
     ReminderNotFound,
+    ServiceError,
     SnoozeTooLate,
+    Unauthenticated,
 )
 from .models import Citizen, Deadline
 from .policy import Policy, PolicyBook
@@ -26,7 +32,10 @@ from .views import DeadlineView, ItemResult, Receipt, ReminderView
 from .wiring import connect
 
 __all__ = [
+    "Agency",
+    "AgencyNotRegistered",
     "Citizen",
+    "Client",
     "Clock",
     "ConfigurationError",
     "ConflictError",
@@ -36,18 +45,22 @@ __all__ = [
     "DeadlineNotFound",
     "DeadlinePassed",
     "DeadlineView",
+    "Forbidden",
     "InvalidRequest",
     "ItemResult",
     "ManualClock",
     "NotFound",
     "Policy",
     "PolicyBook",
+    "RateLimited",
     "Receipt",
     "ReminderError",
     "ReminderNotFound",
     "ReminderService",
     "ReminderView",
+    "ServiceError",
     "SnoozeTooLate",
     "SystemClock",
+    "Unauthenticated",
     "connect",
 ]

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .cli_access import agencies_app, keys_app, staff_app
 from .errors import ConfigurationError, ReminderError
 from .importer import Format, Line, detect_format, read_lines
 
@@ -27,6 +28,9 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+app.add_typer(agencies_app, name="agencies")
+app.add_typer(keys_app, name="keys")
+app.add_typer(staff_app, name="staff")
 
 
 def main() -> None:

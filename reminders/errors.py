@@ -8,12 +8,17 @@ Model construction (``Deadline(...)``, ``Citizen(...)``) raises pydantic's
     ├── ConfigurationError      settings missing or inconsistent
     ├── InvalidRequest          input refused at the service boundary
     │   ├── DeadlinePassed      the due instant is not in the future
-    │   └── SnoozeTooLate       a snooze would land after the deadline
+    │   ├── SnoozeTooLate       a snooze would land after the deadline
+    │   └── AgencyNotRegistered a deadline for an agency nobody registered
     ├── NotFound
     │   ├── DeadlineNotFound    no deadline with that (agency, ref)
     │   └── ReminderNotFound    no reminder with that id
     ├── DeadlineClosed          the deadline was completed or cancelled
-    └── ConflictError           a write kept losing to concurrent writers
+    ├── ConflictError           a write kept losing to concurrent writers
+    ├── Unauthenticated         no API key or staff token, or a bad or revoked one
+    ├── Forbidden               a key used on another agency's path (Client)
+    ├── RateLimited             the agency's rate limit or quota is used up (Client)
+    └── ServiceError            the HTTP service failed or could not be reached (Client)
 
 Messages name the field or setting at fault and never carry personal data.
 """
@@ -59,7 +64,9 @@ class DeadlineNotFound(NotFound):
     """No deadline is registered under that (agency, ref)."""
 
     def __init__(self, agency: str, ref: str) -> None:
-        super().__init__(f"no deadline {ref!r} for agency {agency!r}")
+        # The ref is the agency's own id and may hold personal data (an email
+        # used as a case number): the message never repeats it.
+        super().__init__(f"no deadline with that ref for agency {agency!r}")
         self.agency = agency
         self.ref = ref
 
@@ -76,9 +83,32 @@ class DeadlineClosed(ReminderError):
     """The deadline was completed or cancelled, so it cannot change."""
 
     def __init__(self, agency: str, ref: str, status: str) -> None:
-        super().__init__(f"deadline {ref!r} of agency {agency!r} is {status}")
+        super().__init__(f"the deadline of agency {agency!r} with that ref is {status}")
+        self.agency = agency
+        self.ref = ref
         self.status = status
 
 
 class ConflictError(ReminderError):
     """A write lost to concurrent writers more times than it retries."""
+
+
+class Unauthenticated(ReminderError):
+    """No credential, or a malformed, unknown or revoked one."""
+
+
+class Forbidden(ReminderError):
+    """An agency's key used on another agency's path."""
+
+
+class RateLimited(ReminderError):
+    """The agency's rate limit or daily quota is used up."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ServiceError(ReminderError):
+    """The HTTP service failed (5xx), could not be reached, or answered
+    something unexpected."""

@@ -134,19 +134,17 @@ def _parse_due(value: object) -> object:
     return value
 
 
-class Deadline(BaseModel):
-    """A citizen's deadline as an agency registers it.
+Due = Annotated[datetime | date, BeforeValidator(_parse_due)]
+"""An aware date-time, or a date (the end of that day in the citizen's zone)."""
 
-    ``due`` is an aware datetime, or a date meaning the end of that day in
-    the citizen's time zone. ``channels`` and ``offsets`` default to the
-    agency's policy when left out.
-    """
+
+class DeadlineFields(BaseModel):
+    """A deadline without its agency and ref: the body of the HTTP API's PUT
+    (the path names those two). :class:`Deadline` adds them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    agency: Annotated[str, Field(pattern=AGENCY_PATTERN)]
-    ref: Annotated[str, Field(pattern=REF_PATTERN)]
-    due: Annotated[datetime | date, BeforeValidator(_parse_due)]
+    due: Due
     title: dict[Locale, CleanStr]
     citizen: Citizen
     action_url: CleanStr | None = None
@@ -227,6 +225,18 @@ class Deadline(BaseModel):
     @property
     def all_day(self) -> bool:
         return not isinstance(self.due, datetime)
+
+
+class Deadline(DeadlineFields):
+    """A citizen's deadline as an agency registers it.
+
+    ``due`` is an aware datetime, or a date meaning the end of that day in
+    the citizen's time zone. ``channels`` and ``offsets`` default to the
+    agency's policy when left out.
+    """
+
+    agency: Annotated[str, Field(pattern=AGENCY_PATTERN)]
+    ref: Annotated[str, Field(pattern=REF_PATTERN)]
 
 
 def check_offsets(value: list[timedelta]) -> list[timedelta]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
+from .agencies import AgencyRegistry
 from .clock import Clock, from_epoch, to_epoch
 from .errors import DeadlineClosed, DeadlineNotFound, DeadlinePassed, InvalidRequest
 from .ids import deadline_tag, reminder_id
@@ -71,9 +72,11 @@ class Registrar:
         vault: ContactVault,
         policies: PolicyBook,
         clock: Clock,
+        agencies: AgencyRegistry,
         max_attempts: int = 25,
         batch_size: int = 500,
     ) -> None:
+        self.agencies = agencies
         self.store = store
         self.vault = vault
         self.policies = policies
@@ -166,6 +169,7 @@ class Registrar:
         )
 
     def _intent(self, deadline: Deadline) -> _Intent:
+        self.agencies.require(deadline.agency)
         now = self.clock.now()
         due = deadline.due_instant()
         if due <= now:
@@ -301,7 +305,7 @@ class Registrar:
         receipt = _receipt(intent.tag, record, created=existing is None, changed=True)
         return _Decision(receipt, write)
 
-    def reschedule(self, agency: str, ref: str, *, due: datetime) -> Receipt:
+    def reschedule(self, agency: str, ref: str, *, due: datetime | date) -> Receipt:
         """Move the deadline; reminders not yet sent are re-planned."""
         record = self.store.load(deadline_tag(agency, ref))
         if record is None:

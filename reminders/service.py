@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from . import coverage
+from . import coverage, listing
+from .agencies import Agency, AgencyRegistry
 from .clock import Clock
 from .closing import Closer
 from .coverage import CoverageReport
@@ -60,6 +61,7 @@ class ReminderService:
         vault: ContactVault,
         policies: PolicyBook,
         clock: Clock,
+        agencies: AgencyRegistry,
         max_attempts: int = 25,
         batch_size: int = 500,
         coverage_target: float = 0.60,
@@ -69,11 +71,13 @@ class ReminderService:
         self.clock = clock
         """The service's clock (a manual one in tests and the demo)."""
         self.coverage_target = coverage_target
+        self._agencies = agencies
         self._registrar = Registrar(
             store=store,
             vault=vault,
             policies=policies,
             clock=clock,
+            agencies=agencies,
             max_attempts=max_attempts,
             batch_size=batch_size,
         )
@@ -101,9 +105,20 @@ class ReminderService:
         never half-written and never stops the others."""
         return self._registrar.register_many(items)
 
-    def reschedule(self, agency: str, ref: str, *, due: datetime) -> Receipt:
+    def reschedule(self, agency: str, ref: str, *, due: datetime | date) -> Receipt:
         """Move the deadline; reminders not yet sent are re-planned."""
         return self._registrar.reschedule(agency, ref, due=due)
+
+    # -- agencies -------------------------------------------------------
+
+    def add_agency(self, slug: str, *, name_fr: str, name_en: str) -> Agency:
+        """Register an agency (``reminders agencies add``): deadlines of
+        agencies that are not registered are refused."""
+        return self._agencies.add(slug, name_fr=name_fr, name_en=name_en)
+
+    def agency(self, slug: str) -> Agency:
+        """A registered agency (AgencyNotFound otherwise)."""
+        return self._agencies.get(slug)
 
     # -- reading --------------------------------------------------------
 
@@ -114,6 +129,28 @@ class ReminderService:
         if record is None:
             raise DeadlineNotFound(agency, ref)
         return DeadlineView.of(tag, record)
+
+    def deadlines(
+        self,
+        agency: str,
+        *,
+        status: str | None = None,
+        due_from: date | None = None,
+        due_to: date | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> listing.Page:
+        """A page of the agency's deadlines by due time (UTC days); give the
+        page's ``next_cursor`` back for the next one."""
+        return listing.page(
+            self._store,
+            agency,
+            status=status,
+            due_from=due_from,
+            due_to=due_to,
+            cursor=cursor,
+            limit=limit,
+        )
 
     def find(self, reminder_id: str) -> Found | None:
         """The reminder with that id and its deadline's document, or None."""

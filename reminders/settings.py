@@ -85,6 +85,31 @@ class Settings(BaseSettings):
     last_sms_ttl_s: int = Field(default=90 * 86400, ge=3600)
     """How long a number's latest reminder is remembered for SNOOZE replies."""
 
+    api_rate_per_s: float = Field(default=20.0, gt=0, le=100_000)
+    """Requests per second one agency's keys may make, across web processes
+    (per agency overridable: ``reminders agencies limits``)."""
+    api_burst: int = Field(default=40, ge=1, le=1_000_000)
+    """How many requests may come at once before the rate applies."""
+    api_daily_quota: int = Field(default=1_000_000, ge=1)
+    """Deadline operations per agency per UTC day (a batch item counts one)."""
+    api_max_body_bytes: int = Field(default=16 * 1_048_576, ge=1024, le=256 * 1_048_576)
+    """Largest body of the agency API (a batch of 10,000 deadlines fits)."""
+    callback_allow_http_loopback: bool = False
+    """Accept http:// callback URLs on loopback hosts (tests only)."""
+    callback_give_up_s: int = Field(default=48 * 3600, ge=60)
+    """A status callback is retried until this long after its event."""
+    callback_min_backoff_ms: int = Field(default=5_000, ge=10)
+    callback_max_backoff_ms: int = Field(default=3_600_000, ge=10)
+    """Backoff between tries of a status callback (doubling, jittered)."""
+    metrics_token: SecretStr | None = None
+    """Bearer token that /metrics requires; unset, only loopback clients get it."""
+    signin_max_failures: int = Field(default=5, ge=1, le=1000)
+    """Failed staff sign-ins per client and per account before 429."""
+    signin_window_s: int = Field(default=900, ge=10)
+    """The window those failures are counted over."""
+    staff_session_s: int = Field(default=12 * 3600, ge=60)
+    """How long a staff sign-in lasts."""
+
     coverage_target: float = Field(default=0.60, gt=0.0, le=1.0)
     policy_file: Path | None = None
     audit_maxlen: int = Field(default=1_000_000, ge=1_000)

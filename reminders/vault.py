@@ -72,6 +72,18 @@ class ContactVault:
             ) from None
         return Contact(phone=data.get("p"), email=data.get("e"))
 
+    def seal_text(self, text: str) -> str:
+        """Encrypt a secret of ours (an agency's callback signing secret)."""
+        return self._fernet.encrypt(text.encode()).decode()
+
+    def open_text(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise ConfigurationError(
+                "a stored secret cannot be decrypted with REMINDERS_ENCRYPTION_KEYS"
+            ) from None
+
     def address_hash(self, channel: str, address: str) -> str:
         """A keyed hash of an address, for opt-out lists and look-ups."""
         mac = hmac.new(self._hash_key, f"{channel}:{address}".encode(), hashlib.sha256)

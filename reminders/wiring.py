@@ -14,7 +14,9 @@ from typing import Any
 
 import redis
 
+from .agencies import AgencyRegistry
 from .clock import Clock, SystemClock
+from .credentials import Credentials
 from .errors import ConfigurationError
 from .lifecycle.receipts import OutcomeRecorder
 from .lifecycle.transitions import Transitions
@@ -22,6 +24,7 @@ from .links import Links
 from .policy import PolicyBook, load_policies
 from .redis.claims import Claims
 from .redis.keys import Keys
+from .redis.limits import Limits
 from .redis.schedule import Schedule
 from .redis.store import RedisStore
 from .retention import Retention
@@ -75,6 +78,10 @@ class Core:
     transitions: Transitions
     receipts: OutcomeRecorder
     claims: Claims
+    agencies: AgencyRegistry
+    api_keys: Credentials
+    staff: Credentials
+    limits: Limits
     service: ReminderService
 
     def retention(self, *, batch: int | None = None) -> Retention:
@@ -103,11 +110,14 @@ def build_core(
     keys = Keys(settings.key_prefix)
     store = RedisStore(client, keys, audit_maxlen=settings.audit_maxlen)
     transitions = Transitions(store, clock)
+    agencies = AgencyRegistry(client, keys, vault, clock)
+    hash_key = settings.hash_key.get_secret_value() if settings.hash_key else ""
     service = ReminderService(
         store=store,
         vault=vault,
         policies=policies,
         clock=clock,
+        agencies=agencies,
         coverage_target=settings.coverage_target,
     )
     return Core(
@@ -122,6 +132,10 @@ def build_core(
         transitions=transitions,
         receipts=OutcomeRecorder(transitions),
         claims=Claims(client, keys),
+        agencies=agencies,
+        api_keys=Credentials(client, keys, hash_key, clock, kind="api"),
+        staff=Credentials(client, keys, hash_key, clock, kind="staff"),
+        limits=Limits(client, keys),
         service=service,
     )
 

@@ -45,9 +45,27 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
+AGENCIES = {
+    "saaq": ("SAAQ", "SAAQ"),
+    "revenu": ("Revenu Québec", "Revenu Québec"),
+    "emploi": ("Emploi Québec", "Emploi Québec"),
+}
+"""The agencies every test's key prefix has registered."""
+
+
+def register_agencies(settings: Settings) -> None:
+    """Register :data:`AGENCIES` under ``settings``' key prefix."""
+    core = build_core(settings)
+    try:
+        for slug, (fr, en) in AGENCIES.items():
+            core.agencies.ensure(slug, name_fr=fr, name_en=en)
+    finally:
+        core.close()
+
+
 @pytest.fixture
 def settings(redis_url: str) -> Settings:
-    return Settings(
+    made = Settings(
         _env_file=None,
         redis_url=redis_url,
         key_prefix=f"t{secrets.token_hex(4)}:",
@@ -55,6 +73,8 @@ def settings(redis_url: str) -> Settings:
         hash_key=secrets.token_urlsafe(32),
         signing_key=secrets.token_urlsafe(32),
     )
+    register_agencies(made)
+    return made
 
 
 @pytest.fixture
@@ -115,8 +135,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 def prefixed_keys(client: redis.Redis, settings: Settings) -> list[bytes]:
-    """Every key this test's service wrote."""
-    return sorted(client.scan_iter(match=f"{settings.key_prefix}*", count=1000))
+    """Every key this test's service wrote (the agencies registered for the
+    test by :func:`register_agencies` left out)."""
+    prefix = settings.key_prefix.encode()
+    setup = {prefix + b"agencies", *(prefix + b"agency:" + slug.encode() for slug in AGENCIES)}
+    found = client.scan_iter(match=f"{settings.key_prefix}*", count=1000)
+    return sorted(name for name in found if name not in setup)
 
 
 def deadline_data(**overrides: Any) -> dict[str, Any]:

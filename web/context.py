@@ -6,10 +6,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reminders.agencies import AgencyRegistry
 from reminders.clock import Clock
+from reminders.credentials import Credentials
 from reminders.lifecycle.receipts import OutcomeRecorder
 from reminders.links import Links
 from reminders.redis.claims import Claims
+from reminders.redis.limits import Limits
 from reminders.service import ReminderService
 from reminders.settings import Settings
 
@@ -26,6 +29,11 @@ class WebContext:
     links: Links
     metrics: WebMetrics
     clock: Clock
+    agencies: AgencyRegistry
+    api_keys: Credentials
+    staff: Credentials
+    limits: Limits
+    """API rate limits and quotas, sign-in throttles."""
     """The service's clock (a simulated one in tests and the demo)."""
     wall: Callable[[], float] = time.time
     """Real time, for replay windows."""

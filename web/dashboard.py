@@ -9,7 +9,6 @@ network beyond it; every chart has its table beside it.
 
 from __future__ import annotations
 
-import hmac
 import json
 from datetime import date
 from pathlib import Path
@@ -17,21 +16,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from itsdangerous import BadSignature, TimestampSigner
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from reminders.coverage import CoverageReport
 from reminders.coverage_view import percent, rows
+from reminders.credentials import ALL
 from reminders.errors import InvalidRequest
 
 from .context import WebContext
 from .forms import parse_form
+from .staff_gate import COOKIE, StaffGate
 
 STATIC = Path(__file__).with_name("static")
-COOKIE = "reminders_staff"
-SESSION_S = 12 * 3600
-"""How long a staff sign-in lasts."""
 
 WORDS: dict[str, dict[str, Any]] = {
     "fr": {
@@ -207,9 +204,14 @@ class Dashboard:
             undefined=StrictUndefined,
         )
 
-    def login(self, lang: str, wrong: str = "", status: int = 200) -> HTMLResponse:
+    def login(
+        self, lang: str, wrong: str = "", status: int = 200, *, retry_after: int = 0
+    ) -> HTMLResponse:
         html = self._env.get_template("login.html").render(lang=lang, w=WORDS[lang], wrong=wrong)
-        return _html(html, status)
+        answer = _html(html, status)
+        if retry_after:
+            answer.headers["Retry-After"] = str(retry_after)
+        return answer
 
     def page(
         self,
@@ -270,26 +272,9 @@ class Dashboard:
 def router(ctx: WebContext) -> APIRouter:
     routes = APIRouter()
     pages = Dashboard()
-    token = ctx.settings.staff_token
-    secret = None if token is None else token.get_secret_value()
-    # The session cookie is signed and dated (itsdangerous): it expires on the
-    # server's word after SESSION_S, not only when the browser drops it.
-    sessions = None if secret is None else TimestampSigner(secret, salt="reminders.dashboard")
-
-    def same(given: str, expected: str) -> bool:
-        return hmac.compare_digest(given.encode(), expected.encode())
-
-    def allowed(request: Request) -> bool:
-        if secret is None or sessions is None:
-            return False
-        bearer = request.headers.get("authorization", "")
-        if bearer.startswith("Bearer ") and same(bearer[7:], secret):
-            return True
-        try:
-            sessions.unsign(request.cookies.get(COOKIE, ""), max_age=SESSION_S)
-        except BadSignature:  # forged, malformed or expired
-            return False
-        return True
+    settings = ctx.settings
+    gate = StaffGate(ctx)
+    scope_of = gate.scope_of
 
     def language(request: Request) -> str:
         lang = request.query_params.get("lang", "fr")
@@ -298,45 +283,57 @@ def router(ctx: WebContext) -> APIRouter:
     @routes.get("/dashboard")
     async def dashboard(request: Request) -> Response:
         lang = language(request)
-        if secret is None:
-            return pages.login(lang, "REMINDERS_STAFF_TOKEN is not set: the dashboard is off.", 503)
-        if not allowed(request):
+        scope = await run_in_threadpool(scope_of, request)
+        if isinstance(scope, int):
+            return pages.login(lang, _wait_text(lang, scope), 429, retry_after=scope)
+        if scope is None:
             return pages.login(lang, status=401)
         query = {k: request.query_params.get(k, "") for k in ("lang", "agency", "from", "to")}
         try:
-            report, agencies = await run_in_threadpool(_report, ctx, query)
+            report, agencies = await run_in_threadpool(_report, ctx, query, scope)
         except InvalidRequest as err:
             return _bad(str(err))
+        except OtherAgency:
+            return _forbidden()
         return pages.page(lang, report, agencies, query)
 
     @routes.get("/dashboard/data.json")
     async def data(request: Request) -> Response:
-        if not allowed(request):
+        scope = await run_in_threadpool(scope_of, request)
+        if isinstance(scope, int):
+            return JSONResponse(
+                {"detail": "too many failed sign-ins"}, 429, headers={"Retry-After": str(scope)}
+            )
+        if scope is None:
             return JSONResponse({"detail": "staff sign-in required"}, 401)
         query = {k: request.query_params.get(k, "") for k in ("agency", "from", "to")}
         try:
-            report, _ = await run_in_threadpool(_report, ctx, query)
+            report, _ = await run_in_threadpool(_report, ctx, query, scope)
         except InvalidRequest as err:
             return _bad(str(err))
+        except OtherAgency:
+            return _forbidden()
         return JSONResponse(report.model_dump(mode="json"))
 
     @routes.post("/dashboard/login")
     async def login(request: Request) -> Response:
         lang = language(request)
         form = parse_form(await request.body(), max_fields=4, max_value=512)
-        if secret is None:
-            return pages.login(lang, "REMINDERS_STAFF_TOKEN is not set: the dashboard is off.", 503)
-        if sessions is None or not same(form.get("token", ""), secret):
+        presented = form.get("token", "").strip()
+        outcome = await run_in_threadpool(gate.sign_in, request, presented)
+        if isinstance(outcome, int):
+            return pages.login(lang, _wait_text(lang, outcome), 429, retry_after=outcome)
+        if outcome is None:
             wrong = "Jeton invalide." if lang == "fr" else "Wrong token."
             return pages.login(lang, wrong, 401)
         answer = RedirectResponse(f"/dashboard?lang={lang}", status_code=303)
         answer.set_cookie(
             COOKIE,
-            sessions.sign("staff").decode(),
+            outcome,
             httponly=True,
             samesite="strict",
-            secure=ctx.settings.public_url.startswith("https://"),
-            max_age=SESSION_S,
+            secure=settings.public_url.startswith("https://"),
+            max_age=settings.staff_session_s,
             path="/dashboard",
         )
         return answer
@@ -356,14 +353,35 @@ def router(ctx: WebContext) -> APIRouter:
     return routes
 
 
-def _report(ctx: WebContext, query: dict[str, str]) -> tuple[CoverageReport, list[str]]:
+class OtherAgency(Exception):
+    """Staff of one agency asked for another's figures."""
+
+
+def _report(ctx: WebContext, query: dict[str, str], scope: str) -> tuple[CoverageReport, list[str]]:
     start = _date("from", query.get("from", ""))
     end = _date("to", query.get("to", ""))
     agency = query.get("agency") or None
+    if scope != ALL:
+        if agency is not None and agency != scope:
+            raise OtherAgency(agency)
+        agency = scope
     report = ctx.service.coverage(agency, start, end)
+    if scope != ALL:
+        return report, [scope]
     # The filter lists every agency; the unfiltered report already has them.
     whole = report if agency is None and start is None and end is None else ctx.service.coverage()
     return report, [s.key for s in whole.by_agency]
+
+
+def _wait_text(lang: str, seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    if lang == "en":
+        return f"Too many failed attempts: try again in {minutes} min."
+    return f"Trop d'essais ratés : réessayez dans {minutes} min."
+
+
+def _forbidden() -> Response:
+    return JSONResponse({"detail": "your sign-in covers another agency"}, 403)
 
 
 def _date(name: str, text: str) -> date | None:

@@ -7,6 +7,8 @@ never sits in memory.
 
 from __future__ import annotations
 
+import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -17,21 +19,30 @@ class BodyTooLarge(Exception):
 class BodyLimit:
     """ASGI middleware answering 413 to bodies over ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.larger = larger or {}
+        """Path prefixes allowed a larger cap (the agency API's batches)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        cap = next(
+            (size for prefix, size in self.larger.items() if path.startswith(prefix)),
+            self.default_max_bytes,
+        )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _refuse(send, 400, b"invalid Content-Length")
+                await _refuse(send, 400, "invalid Content-Length", path)
                 return
-            if int(declared) > self.max_bytes:
-                await _refuse(send, 413, b"request body too large")
+            if int(declared) > cap:
+                await _refuse(send, 413, "request body too large", path)
                 return
         seen = 0
         started = False
@@ -41,7 +52,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > cap:
                     raise BodyTooLarge
             return message
 
@@ -55,19 +66,26 @@ class BodyLimit:
             await self.app(scope, counted, watched)
         except BodyTooLarge:
             if not started:
-                await _refuse(send, 413, b"request body too large")
+                await _refuse(send, 413, "request body too large", path)
 
 
-async def _refuse(send: Send, status: int, text: bytes) -> None:
+async def _refuse(send: Send, status: int, text: str, path: str) -> None:
+    if path.startswith("/v1/"):  # the agency API answers problem documents
+        slug = "body-too-large" if status == 413 else "invalid-request"
+        title = "Body too large" if status == 413 else "Invalid request"
+        doc = {"type": f"/v1/problems/{slug}", "title": title, "status": status, "detail": text}
+        body, media = json.dumps(doc).encode(), b"application/problem+json"
+    else:
+        body, media = text.encode(), b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(text)).encode()),
+                (b"content-type", media),
+                (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],
         }
     )
-    await send({"type": "http.response.body", "body": text})
+    await send({"type": "http.response.body", "body": body})

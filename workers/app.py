@@ -9,6 +9,7 @@ of schedule in seconds with a :class:`reminders.ManualClock`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,12 +20,21 @@ from dramatiq.brokers.redis import RedisBroker
 from channels.compose import Composer
 from channels.providers import ChannelSet, build_channels
 from channels.templates import Renderer
+from reminders.callbacks import Relay
 from reminders.clock import Clock
 from reminders.lifecycle.sending import RetryPolicy
 from reminders.settings import Settings
 from reminders.wiring import Core, build_core, signed_links
 
-from .broker import ACTOR, QUEUE, build_broker
+from .broker import (
+    ACTOR,
+    CALLBACK_ACTOR,
+    CALLBACK_QUEUE,
+    QUEUE,
+    build_broker,
+    callback_message,
+)
+from .callbacks import CallbackSender
 from .dispatch import Dispatcher
 from .ratelimit import Limit, ProviderLimiter
 from .scheduler import Scheduler
@@ -48,9 +58,11 @@ class Worker:
     dispatcher: Dispatcher
     channels: ChannelSet
     actor: dramatiq.Actor[[str], None]
+    callbacks: CallbackSender
 
     def close(self) -> None:
         self.channels.close()
+        self.callbacks.close()
         self.broker.close()
         # Dramatiq's RedisBroker.close() leaves its connection pool open.
         self.broker.client.connection_pool.disconnect()
@@ -120,7 +132,33 @@ def build_worker(
         priority=0,
         options=dict(ACTOR_OPTIONS),
     )
-    return Worker(core, broker, dispatcher, channels, actor)
+    sender = CallbackSender(
+        client=core.client,
+        keys=core.keys,
+        agencies=core.agencies,
+        clock=core.clock,
+        give_up_s=settings.callback_give_up_s,
+    )
+
+    def callback(webhook_id: str) -> None:
+        sender.deliver(webhook_id)
+
+    dramatiq.Actor(
+        callback,
+        broker=broker,
+        actor_name=CALLBACK_ACTOR,
+        queue_name=CALLBACK_QUEUE,
+        priority=10,  # sending reminders comes first
+        options={
+            # Retried until the sender gives up (REMINDERS_CALLBACK_GIVE_UP_S
+            # after the event); the count is only a ceiling.
+            "max_retries": 10_000,
+            "min_backoff": settings.callback_min_backoff_ms,
+            "max_backoff": settings.callback_max_backoff_ms,
+            "time_limit": 60_000,
+        },
+    )
+    return Worker(core, broker, dispatcher, channels, actor, sender)
 
 
 def build_scheduler(
@@ -130,11 +168,28 @@ def build_scheduler(
     client: redis.Redis | None = None,
     broker: RedisBroker | None = None,
 ) -> Scheduler:
-    """The releasing loop, with a retention sweep for its idle moments."""
+    """The releasing loop, with a retention sweep for its idle moments and
+    the relay of status callbacks."""
     core = build_core(settings, client=client, clock=clock)
+    broker = broker or build_broker(settings)
+    built = broker
+
+    def enqueue(ids: Sequence[str]) -> None:
+        for webhook_id in ids:
+            built.enqueue(callback_message(webhook_id))
+
+    relay = Relay(
+        client=core.client,
+        keys=core.keys,
+        store=core.store,
+        agencies=core.agencies,
+        clock=core.clock,
+        enqueue=enqueue,
+    )
     return Scheduler(
         schedule=core.schedule,
-        broker=broker or build_broker(settings),
+        broker=broker,
+        relay=relay,
         clock=core.clock,
         batch=settings.scheduler_batch,
         lease_s=settings.lease_s,

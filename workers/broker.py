@@ -22,6 +22,8 @@ from reminders.settings import Settings
 
 QUEUE = "reminders"
 ACTOR = "dispatch"
+CALLBACK_QUEUE = "callbacks"
+CALLBACK_ACTOR = "callback"
 
 
 def build_broker(settings: Settings) -> RedisBroker:
@@ -44,6 +46,7 @@ def build_broker(settings: Settings) -> RedisBroker:
         maintenance_chance=10_000,
     )
     broker.declare_queue(QUEUE)
+    broker.declare_queue(CALLBACK_QUEUE)
     return broker
 
 
@@ -52,6 +55,17 @@ def dispatch_message(member: str) -> dramatiq.Message[None]:
     (a reminder id, or a receipt check): nothing personal in it."""
     return dramatiq.Message(
         queue_name=QUEUE, actor_name=ACTOR, args=(member,), kwargs={}, options={}
+    )
+
+
+def callback_message(webhook_id: str) -> dramatiq.Message[None]:
+    """The message that asks a worker to deliver one status callback."""
+    return dramatiq.Message(
+        queue_name=CALLBACK_QUEUE,
+        actor_name=CALLBACK_ACTOR,
+        args=(webhook_id,),
+        kwargs={},
+        options={},
     )
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
+from reminders.callbacks import Relay
 from reminders.clock import Clock, to_epoch
 from reminders.redis.schedule import Schedule
 from reminders.retention import Retention, SweepResult
@@ -48,6 +49,7 @@ log = logging.getLogger("reminders.scheduler")
 class Step:
     released: int
     reaped: int
+    relayed: int = 0
 
 
 class Scheduler:
@@ -59,6 +61,7 @@ class Scheduler:
         schedule: Schedule,
         broker: RedisBroker,
         clock: Clock,
+        relay: Relay | None = None,
         batch: int = 1000,
         lease_s: int = 60,
         poll_s: float = 1.0,
@@ -69,6 +72,8 @@ class Scheduler:
         self.schedule = schedule
         self.broker = broker
         self.clock = clock
+        self.relay = relay
+        """Status callbacks: one relay step after each release."""
         self.batch = batch
         self.lease_s = lease_s
         self.poll_s = poll_s
@@ -108,7 +113,8 @@ class Scheduler:
         if members:
             self.enqueue(members)
             self.clear(members)
-        return Step(len(members), reaped)
+        relayed = self.relay.step() if self.relay is not None else 0
+        return Step(len(members), reaped, relayed)
 
     def sweep(self) -> SweepResult | None:
         """A step of the retention sweep when one is due (only when idle:

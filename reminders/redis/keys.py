@@ -83,6 +83,53 @@ class Keys:
         """Namespace of every Dramatiq key (queues, acks, heartbeats)."""
         return f"{self.prefix}dramatiq"
 
+    def agency(self, slug: str) -> str:
+        """Hash: a registered agency (names, limits, callback); slugs are
+        ``[a-z0-9-]`` only, so they cannot break the layout."""
+        return f"{self.prefix}agency:{slug}"
+
+    @property
+    def agencies(self) -> str:
+        """Set: the registered agencies' slugs."""
+        return f"{self.prefix}agencies"
+
+    @property
+    def agencies_with_callback(self) -> str:
+        """Set: the agencies that have a status callback URL."""
+        return f"{self.prefix}agencies:callback"
+
+    def agency_due(self, slug: str) -> str:
+        """Sorted set: the agency's deadline tags by due time (API listing)."""
+        return f"{self.prefix}agency:{slug}:due"
+
+    def credential(self, kind: str, key_id: str) -> str:
+        """Hash: an API key or staff token (its keyed hash, scope, label, times)."""
+        return f"{self.prefix}cred:{kind}:{key_id}"
+
+    def credentials_of(self, kind: str, scope: str) -> str:
+        """Set: the ids of the credentials of one scope (an agency, or all)."""
+        return f"{self.prefix}cred:{kind}:scope:{scope}"
+
+    def bucket(self, name: str) -> str:
+        """Hash: a token bucket (API rate limit)."""
+        return f"{self.prefix}bucket:{name}"
+
+    def quota(self, name: str, day: str) -> str:
+        """Counter: operations of one UTC day (API quota)."""
+        return f"{self.prefix}quota:{name}:{day}"
+
+    def throttle(self, digest: str) -> str:
+        """Counter with a TTL: failed sign-ins of one client or account."""
+        return f"{self.prefix}throttle:{digest}"
+
+    def callback(self, webhook_id: str) -> str:
+        """String: the payload of one status callback, until delivered or expired."""
+        return f"{self.prefix}cb:{webhook_id}"
+
+    def callback_done(self, webhook_id: str) -> str:
+        """String: marks a status callback delivered (a duplicate sends nothing)."""
+        return f"{self.prefix}cb:{webhook_id}:done"
+
     def once(self, name: str) -> str:
         """String: marks something done once (a webhook event id, a used link)."""
         return f"{self.prefix}once:{name}"

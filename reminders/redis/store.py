@@ -88,6 +88,24 @@ class RedisStore:
         raw = self.client.get(self.keys.deadline(tag))
         return None if raw is None else DeadlineRecord.loads(_text(raw))
 
+    def load_many(self, tags: Sequence[str]) -> list[DeadlineRecord | None]:
+        """The documents of ``tags`` (None where there is none), one round trip."""
+        if not tags:
+            return []
+        raws = self.client.mget([self.keys.deadline(tag) for tag in tags])
+        return [None if raw is None else DeadlineRecord.loads(_text(raw)) for raw in raws]
+
+    def due_index(
+        self, agency: str, low: int | str, high: int | str, offset: int, count: int
+    ) -> list[tuple[str, int]]:
+        """(tag, due) of the agency's deadlines due from ``low`` to ``high``
+        (epoch s, or ``-inf``/``+inf``), by due time then tag."""
+        found = self.client.zrangebyscore(
+            self.keys.agency_due(agency), low, high, start=offset, num=count, withscores=True
+        )
+        pairs: list[tuple[bytes | str, float]] = found  # type: ignore[assignment]
+        return [(_text(member), int(score)) for member, score in pairs]
+
     def snapshots(self, lookups: Sequence[tuple[str, str, str]]) -> list[Snapshot]:
         """For each (tag, phone hash, email hash): the document and which of
         the two addresses are opted out; one round trip for all."""
@@ -134,18 +152,27 @@ class RedisStore:
             if write.schedule_add:
                 pipe.zadd(self.keys.schedule, dict(write.schedule_add))
             counters = coverage.delta(write.before, write.record)
+            moved = write.before is None or write.before.due != write.record.due
             args: list[Arg] = [
                 write.expected_version,
                 write.record.dumps(),
                 self._audit_maxlen,
                 write.at,
+                write.record.due if moved else "",
+                write.tag,
+                write.record.agency,
                 len(counters),
             ]
             for name, change in counters.items():
                 args += [name, change]
             for event in write.audit:
                 args += [event.event, event.tag, event.detail, event.actor]
-            keys = [self.keys.deadline(write.tag), self.keys.audit, self.keys.coverage]
+            keys = [
+                self.keys.deadline(write.tag),
+                self.keys.audit,
+                self.keys.coverage,
+                self.keys.agency_due(write.record.agency),
+            ]
             self._cas.queue(pipe, keys, args)
 
     def set_opt_out(

@@ -32,7 +32,7 @@ from reminders.lifecycle.transitions import Transitions
 from reminders.record import DeadlineRecord
 from reminders.settings import Settings
 from reminders.wiring import Core, build_core
-from tests.conftest import START, deadline_data
+from tests.conftest import START, deadline_data, register_agencies
 
 
 def register(service: ReminderService, ref: str = "permit-2026-00042", **overrides: Any) -> None:
@@ -199,6 +199,7 @@ def test_counters_agree_with_a_recount_after_random_runs(
 ) -> None:
     clock = ManualClock(START)
     tuned = settings.model_copy(update={"key_prefix": f"h{secrets.token_hex(4)}:"})
+    register_agencies(tuned)
     core = build_core(tuned, clock=clock)
     moves = core.transitions
     outcomes = core.receipts

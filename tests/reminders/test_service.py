@@ -150,7 +150,7 @@ def test_user_data_never_appears_in_key_names(
 
 
 def test_get_of_an_unknown_deadline_raises_deadline_not_found(service: ReminderService) -> None:
-    with pytest.raises(DeadlineNotFound, match="no deadline 'nope' for agency 'saaq'"):
+    with pytest.raises(DeadlineNotFound, match="no deadline with that ref for agency 'saaq'"):
         service.get("saaq", "nope")
 
 

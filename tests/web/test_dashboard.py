@@ -114,11 +114,83 @@ def test_the_dashboard_needs_the_staff_token(staff_web: Web, make_web: Callable[
     assert requests.get(staff_web.url + "/static/../app.py", timeout=5).status_code == 404
 
 
-def test_without_a_staff_token_the_dashboard_is_off(web: Web) -> None:
+def test_without_the_break_glass_token_only_staff_accounts_sign_in(web: Web) -> None:
     page = requests.get(web.url + "/dashboard", timeout=5)
-    assert page.status_code == 503 and "REMINDERS_STAFF_TOKEN" in page.text
-    form = {"token": ""}
-    assert requests.post(web.url + "/dashboard/login", data=form, timeout=5).status_code == 503
+    assert page.status_code == 401 and "Connexion du personnel" in page.text
+    for token in ("", TOKEN):
+        answer = requests.post(web.url + "/dashboard/login", data={"token": token}, timeout=5)
+        assert answer.status_code == 401
+    _, token = web.core.staff.create("all", "director")
+    signed_in = requests.post(
+        web.url + "/dashboard/login", data={"token": token}, allow_redirects=False, timeout=5
+    )
+    assert signed_in.status_code == 303 and "reminders_staff" in signed_in.cookies
+
+
+def test_staff_of_one_agency_see_only_that_agency(staff_web: Web) -> None:
+    _, token = staff_web.core.staff.create("revenu", "analyst")
+    session = requests.Session()
+    login = session.post(staff_web.url + "/dashboard/login", data={"token": token}, timeout=5)
+    assert login.status_code == 200
+
+    data = session.get(staff_web.url + "/dashboard/data.json", timeout=5).json()
+    assert [s["key"] for s in data["by_agency"]] == ["revenu"]
+    assert (data["in_scope"], data["covered"]) == (2, 0)
+    other = session.get(staff_web.url + "/dashboard/data.json?agency=saaq", timeout=5)
+    assert other.status_code == 403
+    page = session.get(staff_web.url + "/dashboard", timeout=5)
+    assert page.status_code == 200 and 'value="saaq"' not in page.text
+    bearer = {"Authorization": f"Bearer {token}"}
+    by_bearer = requests.get(staff_web.url + "/dashboard/data.json", headers=bearer, timeout=5)
+    assert [s["key"] for s in by_bearer.json()["by_agency"]] == ["revenu"]
+
+
+def test_a_revoked_staff_token_ends_its_sessions_at_once(staff_web: Web) -> None:
+    made, token = staff_web.core.staff.create("saaq", "leaving")
+    session = requests.Session()
+    session.post(staff_web.url + "/dashboard/login", data={"token": token}, timeout=5)
+    assert session.get(staff_web.url + "/dashboard/data.json", timeout=5).status_code == 200
+
+    staff_web.core.staff.revoke(made.key_id)
+
+    assert session.get(staff_web.url + "/dashboard/data.json", timeout=5).status_code == 401
+    again = requests.post(staff_web.url + "/dashboard/login", data={"token": token}, timeout=5)
+    assert again.status_code == 401
+
+
+def test_a_forged_or_expired_session_cookie_is_refused(staff_web: Web) -> None:
+    cookies = {"reminders_staff": "staff:0123456789ab.AAAAAA.forged"}
+    answer = requests.get(staff_web.url + "/dashboard/data.json", cookies=cookies, timeout=5)
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "token", ["é" * 40, "st_" + "0" * 12 + "_" + "ü" * 43, "\u0000", "😀", "st_x", "a" * 512]
+)
+def test_any_credential_text_is_a_401_never_a_500(web: Web, token: str) -> None:
+    answer = requests.post(web.url + "/dashboard/login", data={"token": token}, timeout=5)
+    assert answer.status_code == 401
+    if not token.isprintable():
+        return  # a control character in a header is refused by the HTTP server itself
+    # Headers travel as latin-1: the UTF-8 bytes of the token, as a client sends them.
+    header = {"Authorization": "Bearer " + token.encode("utf-8").decode("latin-1")}
+    data = requests.get(web.url + "/dashboard/data.json", headers=header, timeout=5)
+    assert data.status_code == 401
+
+
+def test_sign_in_is_throttled_per_client_and_per_account(make_web: Callable[..., Web]) -> None:
+    web = make_web(signin_max_failures=3, signin_window_s=600)
+    made, token = web.core.staff.create("saaq")
+    wrong_for_account = f"st_{made.key_id}_" + "x" * 43
+    codes = [
+        requests.post(
+            web.url + "/dashboard/login", data={"token": wrong_for_account}, timeout=5
+        ).status_code
+        for _ in range(4)
+    ]
+    assert codes == [401, 401, 401, 429]
+    refused = requests.post(web.url + "/dashboard/login", data={"token": token}, timeout=5)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
 
 
 def test_coverage_gauges_on_metrics(staff_web: Web) -> None:
