@@ -43,6 +43,7 @@ def sent_reminders(core: Core, count: int) -> list[tuple[str, str]]:
     """Register ``count`` SMS deadlines and mark each one's first reminder as
     sent with a message SID, as a worker would; returns (reminder id, SID)."""
     service, store = core.service, core.store
+    register_agencies(service)
     due = service.clock.now() + timedelta(days=30)
     items = [
         {

@@ -127,6 +127,7 @@ class AgencyRegistry:
         self.vault = vault
         self.clock = clock
         self._seen: dict[str, float] = {}
+        self._names: dict[str, tuple[float, dict[str, str]]] = {}
         self._lock = threading.Lock()
 
     def add(self, slug: str, *, name_fr: str, name_en: str) -> Agency:
@@ -159,6 +160,20 @@ class AgencyRegistry:
         if raw is None:
             raise AgencyNotFound(slug)
         return _agency(slug, raw)
+
+    def display_names(self, slug: str) -> dict[str, str]:
+        """``{"fr": ..., "en": ...}`` of a registered agency ({} otherwise),
+        cached for a few seconds: workers ask on every send."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._names.get(slug)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        raw = self._fields(slug)
+        names = {} if raw is None else {"fr": raw.get("fr", slug), "en": raw.get("en", slug)}
+        with self._lock:
+            self._names[slug] = (now + POSITIVE_CACHE_S, names)
+        return names
 
     def list(self) -> list[Agency]:
         slugs = sorted(_text(s) for s in self.client.smembers(self.keys.agencies))
@@ -201,9 +216,11 @@ class AgencyRegistry:
         self.get(slug)
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
         sealed = self.vault.seal_text(secret)
+        seconds, micros = self.client.time()
+        since_ms = seconds * 1000 + micros // 1000
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.keys.agency(slug), mapping={"cb_url": url, "cb_secret": sealed})
-        pipe.sadd(self.keys.agencies_with_callback, slug)
+        pipe.zadd(self.keys.agencies_with_callback, {slug: since_ms}, nx=True)
         pipe.execute()
         # The relay reads the audit stream from here on, even before any
         # scheduler has started: no event after this call is missed.
@@ -214,9 +231,12 @@ class AgencyRegistry:
                 raise
         return secret
 
-    def with_callback(self) -> frozenset[str]:
-        """The agencies that have a status callback (one read)."""
-        return frozenset(_text(s) for s in self.client.smembers(self.keys.agencies_with_callback))
+    def with_callback(self) -> dict[str, int]:
+        """The agencies that have a status callback, each with when it was
+        first set (Redis time, ms): one read."""
+        found = self.client.zrange(self.keys.agencies_with_callback, 0, -1, withscores=True)
+        pairs: list[tuple[bytes | str, float]] = found  # type: ignore[assignment]
+        return {_text(slug): int(since) for slug, since in pairs}
 
     def callback(self, slug: str) -> Callback | None:
         raw = self._fields(slug)

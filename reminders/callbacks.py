@@ -70,6 +70,11 @@ class Entry:
     at: int
     agency: str
 
+    @property
+    def millis(self) -> int:
+        """When Redis appended it (the stream id's time part, ms)."""
+        return int(self.stream_id.split("-", 1)[0])
+
 
 def payload(entry: Entry, agency: str, ref: str, record: Any | None) -> dict[str, Any]:
     """The JSON body of the callback for ``entry`` (see the module)."""
@@ -126,7 +131,10 @@ class Relay:
 
     def step(self) -> int:
         """Relay one batch (entries of a dead relay first); how many events
-        went to the workers."""
+        went to the workers. Nothing is read while no agency has a callback."""
+        told = self.agencies.with_callback()
+        if not told:
+            return 0
         self._ensure_group()
         stream = self.keys.audit
         claimed: Any = self.client.xautoclaim(
@@ -140,12 +148,18 @@ class Relay:
             entries = list(fresh[0][1]) if fresh else []
         if not entries:
             return 0
-        return self._relay([_entry(stream_id, fields) for stream_id, fields in entries if fields])
+        found = [_entry(stream_id, fields) for stream_id, fields in entries if fields]
+        return self._relay(found, told)
 
-    def _relay(self, entries: list[Entry]) -> int:
-        told = self.agencies.with_callback()
+    def _relay(self, entries: list[Entry], told: Mapping[str, int]) -> int:
+        # Only events of agencies told, from when their callback was set.
         wanted = [
-            e for e in entries if e.agency in told and e.tag and event_type(e.event) is not None
+            e
+            for e in entries
+            if e.agency in told
+            and e.tag
+            and event_type(e.event) is not None
+            and e.millis >= told[e.agency]
         ]
         tags = sorted({e.tag for e in wanted})
         records = dict(zip(tags, self.store.load_many(tags), strict=True))

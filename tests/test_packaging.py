@@ -79,6 +79,7 @@ def test_connect_works_beside_a_project_config_package(
         from datetime import timedelta
 
         svc = reminders.connect()
+        svc.add_agency("saaq", name_fr="SAAQ", name_en="SAAQ")
         due = svc.clock.now() + timedelta(days=10)
         receipt = svc.register(reminders.Deadline(
             agency="saaq", ref="from-django", due=due, title={"fr": "Renouveler"},

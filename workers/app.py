@@ -111,6 +111,7 @@ def build_worker(
         composer=text,
         clock=core.clock,
         transitions=core.transitions,
+        agencies=core.agencies,
         limiter=ProviderLimiter(
             core.client, keys=core.keys, limits=limits(settings, channels.provider)
         ),

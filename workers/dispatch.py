@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from channels.base import Channel
 from channels.compose import Composer, NoAddress
 from channels.errors import PermanentChannelError, TransientChannelError
+from reminders.agencies import AgencyRegistry
 from reminders.clock import Clock, to_epoch
 from reminders.ids import split_reminder_id
 from reminders.lifecycle.sending import (
@@ -65,6 +66,7 @@ class Dispatcher:
         composer: Composer,
         clock: Clock,
         transitions: Transitions | None = None,
+        agencies: AgencyRegistry | None = None,
         limiter: ProviderLimiter | None = None,
         retry: RetryPolicy | None = None,
         no_receipt_after_s: int = 72 * 3600,
@@ -79,6 +81,7 @@ class Dispatcher:
         self.composer = composer
         self.clock = clock
         self.transitions = transitions or Transitions(store, clock)
+        self.agencies = agencies
         self.limiter = limiter
         self.retry = retry or RetryPolicy()
         self.no_receipt_after_s = no_receipt_after_s
@@ -110,6 +113,11 @@ class Dispatcher:
             return "ignored"
         opted_out = patiently(lambda: self.store.opted_out_of(record.phone_hash, record.email_hash))
         policy = self.policies.for_agency(record.agency)
+        registry = self.agencies
+        if not policy.display_name and registry is not None:
+            # The names the agency was registered with, unless its policy names it.
+            names = patiently(lambda: registry.display_names(record.agency))
+            policy = policy.model_copy(update={"display_name": names})
         now = self.clock.now()
         decision = verdict(record, reminder, to_epoch(now), opted_out, policy)
         if decision.action == "ignore":

@@ -95,7 +95,8 @@ class Keys:
 
     @property
     def agencies_with_callback(self) -> str:
-        """Set: the agencies that have a status callback URL."""
+        """Sorted set: the agencies that have a status callback URL, scored by
+        when (Redis server time, ms) it was set: earlier events are not sent."""
         return f"{self.prefix}agencies:callback"
 
     def agency_due(self, slug: str) -> str:

@@ -27,6 +27,7 @@ from reminders.ids import deadline_tag
 from reminders.record import DeadlineRecord
 from reminders.redis.keys import Keys
 from reminders.settings import Settings
+from tests.conftest import register_agencies
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,7 @@ class System:
             k[10:].lower(): v for k, v in self.env.items() if k.startswith("REMINDERS_")
         }
         self.settings = Settings(_env_file=None, **values)
+        register_agencies(self.settings)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.client = redis.Redis.from_url(server.url)
 
