@@ -128,6 +128,7 @@ class AgencyRegistry:
         self.clock = clock
         self._seen: dict[str, float] = {}
         self._names: dict[str, tuple[float, dict[str, str]]] = {}
+        self._recent: dict[str, tuple[float, Agency]] = {}
         self._lock = threading.Lock()
 
     def add(self, slug: str, *, name_fr: str, name_en: str) -> Agency:
@@ -160,6 +161,20 @@ class AgencyRegistry:
         if raw is None:
             raise AgencyNotFound(slug)
         return _agency(slug, raw)
+
+    def recent(self, slug: str, *, max_age_s: float = 5.0) -> Agency:
+        """:meth:`get`, answered from memory when read less than ``max_age_s``
+        ago: the API asks on every request, and a changed limit may take
+        that long to apply."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._recent.get(slug)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = self.get(slug)
+        with self._lock:
+            self._recent[slug] = (now + max_age_s, found)
+        return found
 
     def display_names(self, slug: str) -> dict[str, str]:
         """``{"fr": ..., "en": ...}`` of a registered agency ({} otherwise),
@@ -199,6 +214,8 @@ class AgencyRegistry:
         """Override the API rate limit or daily quota of one agency (0 or a
         negative value goes back to the settings' default)."""
         self.get(slug)
+        with self._lock:
+            self._recent.pop(slug, None)  # this process sees it at once
         key = self.keys.agency(slug)
         for field, value in (("rate", rate_per_s), ("quota", daily_quota)):
             if value is None:

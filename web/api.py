@@ -17,13 +17,13 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from reminders.credentials import Credential, Unauthenticated
+from reminders.credentials import Unauthenticated
 from reminders.errors import ReminderError
 from reminders.listing import Page
-from reminders.models import AGENCY_PATTERN, REF_PATTERN, Deadline, DeadlineFields, Due, explain
+from reminders.models import AGENCY_PATTERN, REF_PATTERN, Deadline, DeadlineFields, Due
 from reminders.views import DeadlineView, ItemResult, Receipt
 
 from .context import WebContext
@@ -130,8 +130,27 @@ def router(ctx: WebContext) -> APIRouter:
 
             raise of_error(err) from None
 
-    async def caller(request: Request, agency: AgencySlug) -> Credential:
-        """The agency's key (401/403), then a token from its bucket (429)."""
+    def admit(presented: str, agency: str) -> int:
+        """The key's agency must be the path's (401/403), then a token from
+        the agency's bucket (429); the agency's daily quota. One thread hop."""
+        try:
+            key = ctx.api_keys.authenticate(presented)
+        except Unauthenticated as err:
+            raise Problem(
+                "unauthenticated", str(err), headers={"WWW-Authenticate": "Bearer"}
+            ) from None
+        if key.scope != agency:
+            raise Problem("forbidden", "this key acts only on its own agency's paths")
+        found = ctx.agencies.recent(agency)
+        rate = found.rate_per_s or settings.api_rate_per_s
+        verdict = ctx.limits.take(
+            f"api:{agency}", now=_wall(ctx), rate_per_s=rate, burst=settings.api_burst
+        )
+        if not verdict.allowed:
+            raise _too_many(verdict.retry_after_s, "rate limit")
+        return found.daily_quota or settings.api_daily_quota
+
+    async def caller(request: Request, agency: AgencySlug) -> None:
         header = request.headers.get("authorization", "")
         scheme, _, presented = header.partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
@@ -140,36 +159,16 @@ def router(ctx: WebContext) -> APIRouter:
                 "send Authorization: Bearer <API key>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        try:
-            key = await run_in_threadpool(ctx.api_keys.authenticate, presented.strip())
-        except Unauthenticated as err:
-            raise Problem(
-                "unauthenticated", str(err), headers={"WWW-Authenticate": "Bearer"}
-            ) from None
-        if key.scope != agency:
-            raise Problem("forbidden", "this key acts only on its own agency's paths")
-        found = await run_in_threadpool(ctx.agencies.get, agency)
-        rate = found.rate_per_s or settings.api_rate_per_s
-        verdict = await run_in_threadpool(
-            lambda: ctx.limits.take(
-                f"api:{agency}", now=_wall(ctx), rate_per_s=rate, burst=settings.api_burst
-            )
-        )
-        if not verdict.allowed:
-            raise _too_many(verdict.retry_after_s, "rate limit")
-        request.state.daily_quota = found.daily_quota or settings.api_daily_quota
-        return key
+        request.state.daily_quota = await run_in_threadpool(admit, presented.strip(), agency)
 
     # Every route of the API router passes through ``caller`` first.
     routes.dependencies.append(Depends(caller))
 
-    async def spend(request: Request, agency: str, operations: int) -> None:
+    def spend(request: Request, agency: str, operations: int) -> None:
+        """Count ``operations`` against the agency's daily quota (429 past it);
+        called in the handler's own thread hop, before the work."""
         quota: int = request.state.daily_quota
-        verdict = await run_in_threadpool(
-            lambda: ctx.limits.spend(
-                f"api:{agency}", now=_wall(ctx), amount=operations, quota=quota
-            )
-        )
+        verdict = ctx.limits.spend(f"api:{agency}", now=_wall(ctx), amount=operations, quota=quota)
         if not verdict.allowed:
             raise _too_many(verdict.retry_after_s, "daily quota")
 
@@ -194,9 +193,13 @@ def router(ctx: WebContext) -> APIRouter:
         ref: Ref,
         body: Annotated[DeadlineFields, Body(openapi_examples={"fr": {"value": DEADLINE_EXAMPLE}})],
     ) -> Response:
-        await spend(request, agency, 1)
-        deadline = _deadline(agency, ref, body.model_dump(exclude_unset=True))
-        receipt = await call(lambda: service.register(deadline))
+        deadline = _deadline(agency, ref, body)
+
+        def upsert() -> Receipt:
+            spend(request, agency, 1)
+            return service.register(deadline)
+
+        receipt = await call(upsert)
         return _json(receipt, 201 if receipt.created else 200)
 
     @routes.get(
@@ -219,8 +222,11 @@ def router(ctx: WebContext) -> APIRouter:
     async def reschedule(
         request: Request, agency: AgencySlug, ref: Ref, body: Reschedule
     ) -> Response:
-        await spend(request, agency, 1)
-        return _json(await call(lambda: service.reschedule(agency, ref, due=body.due)))
+        def move() -> Receipt:
+            spend(request, agency, 1)
+            return service.reschedule(agency, ref, due=body.due)
+
+        return _json(await call(move))
 
     @routes.post(
         "/agencies/{agency}/deadlines/{ref}/complete",
@@ -229,8 +235,11 @@ def router(ctx: WebContext) -> APIRouter:
         description="Les rappels non envoyés sont annulés. / Reminders not yet sent are skipped.",
     )
     async def complete(request: Request, agency: AgencySlug, ref: Ref) -> Response:
-        await spend(request, agency, 1)
-        return _json(await call(lambda: service.complete(agency, ref)))
+        def done() -> DeadlineView:
+            spend(request, agency, 1)
+            return service.complete(agency, ref)
+
+        return _json(await call(done))
 
     @routes.post(
         "/agencies/{agency}/deadlines/{ref}/cancel",
@@ -240,8 +249,11 @@ def router(ctx: WebContext) -> APIRouter:
         "Out of the coverage figure; reminders not yet sent are skipped.",
     )
     async def cancel(request: Request, agency: AgencySlug, ref: Ref) -> Response:
-        await spend(request, agency, 1)
-        return _json(await call(lambda: service.cancel(agency, ref)))
+        def withdrawn() -> DeadlineView:
+            spend(request, agency, 1)
+            return service.cancel(agency, ref)
+
+        return _json(await call(withdrawn))
 
     @routes.post(
         "/agencies/{agency}/deadlines/batch",
@@ -267,9 +279,13 @@ def router(ctx: WebContext) -> APIRouter:
             ),
         ],
     ) -> Response:
-        await spend(request, agency, max(len(items), 1))
         tagged = [{**item, "agency": agency} if isinstance(item, dict) else item for item in items]
-        results = await call(lambda: service.register_many(tagged))
+
+        def many() -> list[ItemResult]:
+            spend(request, agency, max(len(items), 1))
+            return service.register_many(tagged)
+
+        results = await call(many)
         accepted = sum(1 for r in results if r.ok)
         body = BatchResults(results=results, accepted=accepted, refused=len(results) - accepted)
         return _json(body)
@@ -349,11 +365,13 @@ def problem_types() -> APIRouter:
     return routes
 
 
-def _deadline(agency: str, ref: str, fields: dict[str, Any]) -> Deadline:
-    try:
-        return Deadline.model_validate({**fields, "agency": agency, "ref": ref})
-    except ValidationError as err:
-        raise Problem("invalid-request", explain(err)) from None
+def _deadline(agency: str, ref: str, fields: DeadlineFields) -> Deadline:
+    """The body, validated by FastAPI, with the path's agency and ref (both
+    matched against the same patterns as the model's): not validated twice."""
+    values = {name: getattr(fields, name) for name in fields.model_fields_set}
+    return Deadline.model_construct(
+        _fields_set={*values, "agency", "ref"}, **values, agency=agency, ref=ref
+    )
 
 
 def _wall(ctx: WebContext) -> datetime:

@@ -127,19 +127,32 @@ def make_web(
     fake_sendgrid: FakeSendGrid,
 ) -> Iterator[Callable[..., Web]]:
     stops: list[Callable[[], None]] = []
+    sockets = [web_socket]
 
     def make(**overrides: Any) -> Web:
-        tuned = settings.model_copy(update={**live, **overrides})
+        # The first app listens on the test's socket (the fakes' callbacks go
+        # there); each further one on a socket of its own, so that requests
+        # meant for one app never reach another.
+        sock = web_socket
+        extra: dict[str, Any] = {}
+        if stops:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+            extra["public_url"] = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        tuned = settings.model_copy(update={**live, **extra, **overrides})
         core = build_core(tuned, clock=clock)
         app = create_app(core)
-        stops.append(serve(app, web_socket))
+        stops.append(serve(app, sock))
         stops.append(core.close)
-        port = web_socket.getsockname()[1]
+        port = sock.getsockname()[1]
         return Web(f"http://127.0.0.1:{port}", core, app, fake_twilio, fake_sendgrid)
 
     yield make
     for stop in stops:
         stop()
+    for sock in sockets[1:]:
+        sock.close()
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def test_register_many_keeps_the_order_and_each_items_error(client: Client) -> N
     assert client.coverage("saaq").in_scope == 2
 
 
-def test_the_client_raises_the_librarys_errors(web: Web, make_web: Callable[..., Web]) -> None:
+def test_the_client_raises_the_librarys_errors(web: Web) -> None:
     made, key = web.core.api_keys.create("saaq")
     with Client(web.url, key) as client:
         with pytest.raises(reminders.InvalidRequest) as bad:
@@ -70,6 +70,9 @@ def test_the_client_raises_the_librarys_errors(web: Web, make_web: Callable[...,
     ):
         nowhere.get("saaq", "x")
 
+
+def test_the_client_raises_rate_limited_with_the_wait(make_web: Callable[..., Web]) -> None:
+    # Its own app: make_web's apps of one test share one listening socket.
     limited = make_web(api_rate_per_s=0.5, api_burst=1)
     _, other = limited.core.api_keys.create("saaq")
     with Client(limited.url, other) as client:
