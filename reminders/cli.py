@@ -10,9 +10,11 @@ import csv
 import os
 from collections import Counter
 from contextlib import ExitStack
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import redis
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -33,14 +35,65 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(staff_app, name="staff")
 
 
+class ByChoice(StrEnum):
+    agency = "agency"
+    month = "month"
+    channel = "channel"
+    reason = "reason"
+
+
+class FormatChoice(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"reminders {version('deadline-reminders')}")
+        except PackageNotFoundError:
+            typer.echo("reminders (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Deadline reminders: register citizens' deadlines and remind them in time."""
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+def _redis_down(err: Exception) -> typer.Exit:
+    """One line for a Redis that does not answer (its address without any
+    password, never a traceback)."""
+    from urllib.parse import urlsplit
+
+    from .settings import Settings
+
+    try:
+        parts = urlsplit(Settings().redis_url)
+        where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path
+    except Exception:  # the settings themselves are what is wrong
+        where = "REMINDERS_REDIS_URL"
+    return _fail(f"Redis at {where} does not answer ({type(err).__name__}); is it running?")
 
 
 @app.command()
@@ -233,8 +286,10 @@ def coverage(
     end: Annotated[
         str | None, typer.Option("--to", help="Last due date, YYYY-MM-DD (its month).")
     ] = None,
-    by: Annotated[str, typer.Option(help="agency, month, channel or reason.")] = "agency",
-    shape: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    by: Annotated[ByChoice, typer.Option(help="What the rows are.")] = ByChoice.agency,
+    shape: Annotated[FormatChoice, typer.Option("--format", help="How to print.")] = (
+        FormatChoice.table
+    ),
     recount: Annotated[
         bool, typer.Option(help="Rebuild the figures from the records; report differences.")
     ] = False,
@@ -243,15 +298,10 @@ def coverage(
     """Coverage against the target: deadlines with a reminder delivered in time."""
     import sys
     from datetime import date
-    from typing import cast
 
-    from .coverage_view import By, as_csv, as_table
+    from .coverage_view import as_csv, as_table
     from .wiring import connect
 
-    if by not in ("agency", "month", "channel", "reason"):
-        raise _fail(f"--by must be agency, month, channel or reason, not {by!r}")
-    if shape not in ("table", "json", "csv"):
-        raise _fail(f"--format must be table, json or csv, not {shape!r}")
     try:
         first = None if start is None else date.fromisoformat(start)
         last = None if end is None else date.fromisoformat(end)
@@ -271,12 +321,14 @@ def coverage(
         report = service.coverage(agency, first, last)
     except ReminderError as err:
         raise _fail(str(err)) from None
-    if shape == "json":
+    except redis.RedisError as err:
+        raise _redis_down(err) from None
+    if shape is FormatChoice.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-    elif shape == "csv":
-        sys.stdout.write(as_csv(report, cast(By, by)))
+    elif shape is FormatChoice.csv:
+        sys.stdout.write(as_csv(report, by.value))
     else:
-        console.print(as_table(report, cast(By, by)))
+        console.print(as_table(report, by.value))
 
 
 @app.command()
@@ -293,6 +345,8 @@ def purge(
         result = connect().purge(dry_run=dry_run)
     except ReminderError as err:
         raise _fail(str(err)) from None
+    except redis.RedisError as err:
+        raise _redis_down(err) from None
     verb = "would purge" if dry_run else "purged"
     console.print(
         f"scanned {result.scanned:,} deadlines; {verb} {result.purged:,}; "

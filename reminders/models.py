@@ -41,13 +41,19 @@ MAX_OFFSETS = 10
 MAX_OFFSET = timedelta(days=400)
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_INVISIBLE = frozenset("\u200b\u200c\u200e\u200f\u061c\u2060\u2061\u2062\u2063\u2064\ufeff")
+"""Zero-width spaces and joiners, direction marks, the byte order mark: they
+hide or reorder text (a phishing aid) and carry nothing a title needs. The
+zero-width joiner (U+200D) stays: emoji sequences are made with it."""
 _DURATION = re.compile(r"^\s*(\d+)\s*(w|d|h|m|s)\s*$")
 _DURATION_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def has_control_chars(text: str) -> bool:
-    """True when ``text`` holds a control or bidi-override character."""
-    return any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in text)
+    """True when ``text`` holds a control, bidi-override or invisible character."""
+    return any(
+        unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS or ch in _INVISIBLE for ch in text
+    )
 
 
 def _clean_text(value: object) -> object:
@@ -123,6 +129,10 @@ class Citizen(BaseModel):
 
 
 def _parse_due(value: object) -> object:
+    if isinstance(value, bool | int | float):
+        # A bare number could be epoch seconds, milliseconds or a date typed
+        # wrong: refused rather than guessed.
+        raise ValueError("must be an ISO 8601 date or date-time with an offset, not a number")
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -200,6 +210,9 @@ class DeadlineFields(BaseModel):
             raise ValueError("is not a valid URL") from None
         if parts.scheme != "https" or not parts.hostname:
             raise ValueError("must be an https:// URL with a host")
+        if "@" in parts.netloc:
+            # https://gouv.qc.ca@evil.test/ reads as the government's address.
+            raise ValueError("must not carry a user name or password before the host")
         return value
 
     @field_validator("channels")

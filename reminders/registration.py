@@ -175,6 +175,11 @@ class Registrar:
         if due <= now:
             raise DeadlinePassed("due", "is not in the future")
         policy = self.policies.for_agency(deadline.agency)
+        if due > now + policy.max_horizon:
+            days = policy.max_horizon.days
+            raise InvalidRequest(
+                "due", f"is more than {days} days ahead (the agency's max_horizon)"
+            )
         channels = list(deadline.channels or policy.channels)
         offsets = deadline.offsets or list(policy.offsets)
         offsets_s = [int(o.total_seconds()) for o in offsets]

@@ -27,6 +27,8 @@ from .views import ReminderView
 
 MAX_SNOOZE_DAYS = 60
 MAX_SNOOZE = timedelta(days=MAX_SNOOZE_DAYS)
+MAX_FOLLOW_UPS = 3
+"""Follow-ups (snoozes of reminders that went out) one deadline may gain."""
 LAST_CALL = timedelta(minutes=1)
 """A snoozed reminder lands at least this long before the deadline."""
 
@@ -100,16 +102,14 @@ class Snoozer:
                 moved.updated = to_epoch(now)
                 result = moved
             else:
-                result = ReminderRecord(
-                    seq=record.next_seq, channel=moved.channel, send_at=when, kind="snooze"
-                )
-                record.next_seq += 1
-                record.reminders.append(result)
+                result = self._follow_up(record, moved.channel, when)
+                result.updated = to_epoch(now)
             record.updated = to_epoch(now)
             rid = reminder_id(tag, result.seq)
-            event = AuditEvent("snoozed", tag, "citizen", f"{result.seq} to {when}")
+            at = result.send_at  # ``when``, or the nearby reminder's that stands in
+            event = AuditEvent("snoozed", tag, "citizen", f"{result.seq} to {at}")
             write = Write(
-                tag, existing.version, record, to_epoch(now), {rid: when}, (), [event], existing
+                tag, existing.version, record, to_epoch(now), {rid: at}, (), [event], existing
             )
             if self.store.write_many([write])[0]:
                 return ReminderView.of(tag, result)
@@ -120,6 +120,30 @@ class Snoozer:
             attempts=self._max_attempts,
             conflict=f"reminder {reminder!r} kept changing; try again",
         )
+
+    def _follow_up(self, record: DeadlineRecord, channel: str, when: int) -> ReminderRecord:
+        """The follow-up of a reminder that went out: the one already pending
+        on that channel moves (repeated SNOOZE replies never multiply
+        messages); a planned reminder within ``min_spacing`` stands in for
+        it; else a new one, at most :data:`MAX_FOLLOW_UPS` per deadline."""
+        waiting = [r for r in record.reminders if r.channel == channel and r.state == "planned"]
+        pending = [r for r in waiting if r.kind == "snooze"]
+        if pending:
+            pending[0].send_at = when
+            return pending[0]
+        spacing = int(self.policies.for_agency(record.agency).min_spacing.total_seconds())
+        near = [r for r in waiting if abs(r.send_at - when) < spacing]
+        if near:
+            return near[0]
+        if sum(1 for r in record.reminders if r.kind == "snooze") >= MAX_FOLLOW_UPS:
+            raise InvalidRequest(
+                "reminder",
+                f"the deadline already had {MAX_FOLLOW_UPS} follow-ups, the most it gets",
+            )
+        fresh = ReminderRecord(seq=record.next_seq, channel=channel, send_at=when, kind="snooze")
+        record.next_seq += 1
+        record.reminders.append(fresh)
+        return fresh
 
     def _time(
         self, record: DeadlineRecord, channel: str, wanted: datetime, base: datetime, now: datetime

@@ -234,8 +234,8 @@ def test_coverage_command_in_each_format(
     )
     assert "2026-12" in by_month.stdout
     for bad, message in (
-        (["--by", "planet"], "--by must be"),
-        (["--format", "xml"], "--format must be"),
+        (["--by", "planet"], "'--by'"),
+        (["--format", "xml"], "'--format'"),
         (["--from", "soon"], "must be dates"),
         (["--from", "2027-01-01", "--to", "2026-01-01"], "end: must not be before start"),
     ):
@@ -258,3 +258,23 @@ def test_coverage_recount_reports_and_fixes_drift(
     fixed = run(["coverage", "--recount", "--fix"], settings, tmp_path)
     assert fixed.returncode == 0 and "1 difference(s) fixed" in fixed.stdout
     assert service.recount() == {}
+
+
+def test_version_and_the_choices_of_coverage_are_shown(tmp_path: Path, settings: Settings) -> None:
+    version = run(["--version"], settings, tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("reminders 0.")
+    shown = run(["coverage", "--help"], settings, tmp_path)
+    assert shown.returncode == 0
+    assert "<table|json|csv>" in shown.stdout
+    assert "<agency|month|channel|" in shown.stdout and "reason>" in shown.stdout
+
+
+@pytest.mark.parametrize("command", [["coverage"], ["coverage", "--recount"], ["purge"]])
+def test_a_redis_that_does_not_answer_is_one_line_and_exit_2(
+    tmp_path: Path, settings: Settings, unused_port: int, command: list[str]
+) -> None:
+    away = settings.model_copy(update={"redis_url": f"redis://:secret@127.0.0.1:{unused_port}/0"})
+    done = run(command, away, tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "secret" not in done.stderr
+    assert f"Redis at 127.0.0.1:{unused_port} does not answer" in " ".join(done.stderr.split())

@@ -50,6 +50,13 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("bidi override in title", {"title": {"fr": "Payer \u202evotre"}}, "title"),
     ("control char in email", {"citizen": {"email": "a\x07@example.ca"}}, "citizen.email"),
     ("unknown field", {"priority": "high"}, "priority"),
+    ("bare integer due", {"due": 1796400000}, "due"),
+    ("boolean due", {"due": True}, "due"),
+    ("zero-width space in title", {"title": {"fr": "Payer\u200bvotre permis"}}, "title"),
+    ("right-to-left mark in title", {"title": {"fr": "Payer \u200fvotre permis"}}, "title"),
+    ("byte order mark in title", {"title": {"fr": "\ufeffPayer votre permis"}}, "title"),
+    ("url with user info", {"action_url": "https://gouv.qc.ca@evil.test/renew"}, "action_url"),
+    ("url with user and password", {"action_url": "https://a:b@evil.test/x"}, "action_url"),
 ]
 
 
@@ -110,3 +117,23 @@ def test_a_plain_string_title_serves_both_locales_and_offsets_take_short_forms()
     deadline = Deadline.model_validate(deadline_data(title="Permis", offsets=["2w", "36h", "P1D"]))
     assert deadline.title == {"fr": "Permis", "en": "Permis"}
     assert deadline.offsets == [timedelta(days=14), timedelta(hours=36), timedelta(days=1)]
+
+
+def test_a_due_date_past_the_policys_horizon_is_refused_and_nothing_is_written(
+    service: ReminderService, redis_client: redis.Redis, settings: Settings
+) -> None:
+    century = deadline_data(due="2126-01-15T17:00:00-05:00")
+    (result,) = service.register_many([century])
+    assert not result.ok and result.error is not None
+    assert result.error.startswith("due: is more than")
+    assert prefixed_keys(redis_client, settings) == []
+    inside = deadline_data(ref="in-4-years", due="2030-01-15")
+    assert service.register_many([inside])[0].ok
+
+
+def test_emoji_sequences_in_titles_stay_allowed() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    deadline = Deadline.model_validate(
+        deadline_data(title={"fr": f"Permis {family} \u00e9t\u00e9"})
+    )
+    assert family in deadline.title["fr"]

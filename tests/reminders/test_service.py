@@ -23,6 +23,7 @@ from reminders import (
 from reminders.ids import deadline_tag
 from reminders.record import DeadlineRecord
 from reminders.settings import Settings
+from reminders.snoozing import MAX_FOLLOW_UPS
 from reminders.wiring import Core
 from tests.conftest import deadline_data, prefixed_keys
 
@@ -209,6 +210,40 @@ def test_snooze_of_a_sent_reminder_plans_a_new_one_from_now(
     assert new.id != receipt.reminders[1].id
     assert new.kind == "snooze" and new.channel == "sms"
     assert new.send_at == datetime(2026, 12, 11, 15, 0, tzinfo=UTC)
+
+
+def test_repeated_snoozes_of_a_sent_reminder_move_one_follow_up_never_add_more(
+    service: ReminderService, redis_client: redis.Redis, settings: Settings, clock: ManualClock
+) -> None:
+    receipt = service.register(deadline())
+    mark_sent(redis_client, settings, "permit-2026-00042", 1, "delivered")
+    clock.set(datetime(2026, 12, 9, 15, 0, tzinfo=UTC))
+    sent = receipt.reminders[1].id
+    follow_ups = {service.snooze(sent, by=timedelta(days=1)).id for _ in range(10)}
+
+    view = service.get("saaq", "permit-2026-00042")
+    planned = [r for r in view.reminders if r.kind == "snooze"]
+    assert len(follow_ups) == 1 and len(planned) == 1
+    assert planned[0].send_at == datetime(2026, 12, 10, 15, 0, tzinfo=UTC)
+    scheduled = [rid for rid in schedule(redis_client, settings) if rid == planned[0].id]
+    assert scheduled == [planned[0].id]
+
+
+def test_a_deadline_gains_at_most_a_few_follow_ups(
+    service: ReminderService, redis_client: redis.Redis, settings: Settings, clock: ManualClock
+) -> None:
+    receipt = service.register(deadline())
+    mark_sent(redis_client, settings, "permit-2026-00042", 1, "delivered")
+    clock.set(datetime(2026, 12, 9, 15, 0, tzinfo=UTC))
+    latest = receipt.reminders[1].id
+    for _ in range(MAX_FOLLOW_UPS):
+        latest = service.snooze(latest, by=timedelta(hours=3)).id
+        clock.advance(timedelta(hours=3))
+        mark_sent(redis_client, settings, "permit-2026-00042", -1, "delivered")  # it went out
+    with pytest.raises(InvalidRequest, match="follow-up"):
+        service.snooze(latest, by=timedelta(hours=3))
+    kinds = [r.kind for r in service.get("saaq", "permit-2026-00042").reminders]
+    assert kinds.count("snooze") == MAX_FOLLOW_UPS
 
 
 def test_snooze_that_would_pass_the_deadline_is_refused_and_changes_nothing(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from itsdangerous import TimestampSigner
 from playwright.sync_api import Browser, sync_playwright
 from pydantic import SecretStr
 
@@ -218,3 +220,25 @@ def test_the_demo_report_file_draws_its_charts_offline(
     assert page.inner_text("#coverage") == "33.3%"
     assert requested == [path.as_uri()]
     page.close()
+
+
+def test_a_session_older_than_its_lifetime_is_refused(make_web: Callable[..., Web]) -> None:
+    web = make_web(staff_session_s=600)
+    made, _ = web.core.staff.create("saaq")
+    assert web.settings.signing_key is not None
+    key = web.settings.signing_key.get_secret_value()
+
+    class Signed(TimestampSigner):
+        age_s = 0
+
+        def get_timestamp(self) -> int:
+            return int(time.time()) - self.age_s
+
+    fresh, stale = Signed(key, salt="reminders.dashboard"), Signed(key, salt="reminders.dashboard")
+    stale.age_s = 601
+    for signer, status in ((fresh, 200), (stale, 401)):
+        cookie = signer.sign(f"staff:{made.key_id}").decode()
+        answer = requests.get(
+            web.url + "/dashboard/data.json", cookies={"reminders_staff": cookie}, timeout=5
+        )
+        assert answer.status_code == status
