@@ -18,27 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisServer
 from demo.sample import register_agencies
 from reminders.models import Deadline
-from reminders.settings import Settings
 from reminders.wiring import build_core
 
-ROOT = Path(__file__).resolve().parents[1]
+from .web_process import running_web, web_setup
 
 
 def body(i: int, due: datetime) -> dict[str, Any]:
@@ -56,12 +48,6 @@ def body(i: int, due: datetime) -> dict[str, Any]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -72,29 +58,12 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=10_000)
     args = parser.parse_args()
-    port = free_port()
     due = datetime.now(UTC).replace(microsecond=0) + timedelta(days=60)
     with RedisServer() as server:
-        env = {
-            **os.environ,
-            "REMINDERS_REDIS_URL": server.url,
-            "REMINDERS_KEY_PREFIX": "bench:",
-            "REMINDERS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "REMINDERS_HASH_KEY": secrets.token_urlsafe(32),
-            "REMINDERS_SIGNING_KEY": secrets.token_urlsafe(32),
-            "REMINDERS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "REMINDERS_API_RATE_PER_S": "100000",
-            "REMINDERS_API_BURST": "1000000",
-        }
-        settings = Settings(
-            _env_file=None,
-            redis_url=server.url,
-            key_prefix="bench:",
-            encryption_keys=env["REMINDERS_ENCRYPTION_KEYS"],
-            hash_key=env["REMINDERS_HASH_KEY"],
-            signing_key=env["REMINDERS_SIGNING_KEY"],
+        setup = web_setup(
+            server.url, REMINDERS_API_RATE_PER_S="100000", REMINDERS_API_BURST="1000000"
         )
-        core = build_core(settings)
+        core = build_core(setup.settings)
         register_agencies(core.service)
         _, key = core.api_keys.create("saaq", "bench")
         service = core.service
@@ -112,22 +81,11 @@ def main() -> None:
         service.register_many(dicts)
         library_batch = args.batch / (time.perf_counter() - started)
 
-        web = subprocess.Popen(
-            [sys.executable, "-m", "reminders", "web", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
-            base = f"http://127.0.0.1:{port}"
-            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as http:
-                for _ in range(200):
-                    try:
-                        http.get("/healthz", timeout=1)
-                        break
-                    except httpx.TransportError:
-                        time.sleep(0.05)
+            with (
+                running_web(setup) as base,
+                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as http,
+            ):
                 latencies: list[float] = []
                 started = time.perf_counter()
                 for i in range(args.singles):
@@ -146,8 +104,6 @@ def main() -> None:
                 if answer.status_code != 200 or answer.json()["accepted"] != args.batch:
                     raise RuntimeError(f"batch answered {answer.status_code}: {answer.text[:200]}")
         finally:
-            web.terminate()
-            web.wait(10)
             core.close()
     figures = {
         "library_register_per_s": round(library_single),

@@ -17,26 +17,20 @@ import json
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import requests
-from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisServer
 from demo.sample import register_agencies
 from reminders.ids import reminder_id
 from reminders.redis.store import Write
-from reminders.settings import Settings
 from reminders.wiring import Core, build_core
 
-ROOT = Path(__file__).resolve().parents[1]
+from .web_process import ROOT, running_web, web_setup
 
 
 def sent_reminders(core: Core, count: int) -> list[tuple[str, str]]:
@@ -113,69 +107,29 @@ def blast(spec: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(out.stdout))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reminders", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    port = free_port()
     token = secrets.token_hex(16)
     with RedisServer() as server:
-        env = {
-            **os.environ,
-            "REMINDERS_REDIS_URL": server.url,
-            "REMINDERS_KEY_PREFIX": "bench:",
-            "REMINDERS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "REMINDERS_HASH_KEY": secrets.token_urlsafe(32),
-            "REMINDERS_SIGNING_KEY": secrets.token_urlsafe(32),
-            "REMINDERS_TWILIO_AUTH_TOKEN": token,
-            "REMINDERS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        }
-        settings = Settings(
-            _env_file=None,
-            redis_url=server.url,
-            key_prefix="bench:",
-            encryption_keys=env["REMINDERS_ENCRYPTION_KEYS"],
-            hash_key=env["REMINDERS_HASH_KEY"],
-            signing_key=env["REMINDERS_SIGNING_KEY"],
-            public_url=env["REMINDERS_PUBLIC_URL"],
-        )
+        setup = web_setup(server.url, REMINDERS_TWILIO_AUTH_TOKEN=token)
+        settings = setup.settings
         core = build_core(settings)
         register_agencies(core.service)
         started = time.perf_counter()
         pairs = sent_reminders(core, args.reminders)
         setup_s = time.perf_counter() - started
-        web = subprocess.Popen(
-            [sys.executable, "-m", "reminders", "web", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(200):
-                try:
-                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.05)
+        with running_web(setup) as url:
             spec = {
-                "base_url": f"http://127.0.0.1:{port}",
+                "base_url": url,
                 "public_url": settings.public_url,
                 "auth_token": token,
                 "concurrency": args.concurrency,
                 "callbacks": callbacks(pairs),
             }
             result = blast(spec)
-        finally:
-            web.terminate()
-            web.wait(10)
         delivered = sum(
             1
             for rid, _ in pairs
