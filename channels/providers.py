@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
 import redis
 
@@ -20,7 +22,7 @@ from reminders.redis.keys import Keys
 from reminders.settings import Settings
 
 from .base import Channel, TimedChannel
-from .sandbox import DelayedReceipts, SandboxChannel
+from .sandbox import DelayedReceipts, SandboxChannel, start_outage
 from .sendgrid_email import SendGridEmail, sendgrid_client
 from .twilio_sms import STATUS_PATH, Sender, TwilioSms, twilio_client
 
@@ -51,6 +53,8 @@ class ChannelSet:
     provider: str
     channels: Mapping[str, Channel]
     receipts: DelayedReceipts | None = None
+    outage: Callable[[datetime], object] | None = None
+    """Sandbox only: simulates a provider outage until the given instant."""
 
     def __getitem__(self, name: str) -> Channel:
         return self.channels[name]
@@ -61,6 +65,13 @@ class ChannelSet:
     def close(self) -> None:
         if self.receipts is not None:
             self.receipts.close()
+
+    def outage_until(self, until: datetime) -> None:
+        """Sandbox only: every send fails transiently (503) until ``until``
+        on the service's clock (drills, tests)."""
+        if self.outage is None:
+            raise ValueError("only the sandbox provider can simulate an outage")
+        self.outage(until)
 
 
 def build_channels(
@@ -86,7 +97,9 @@ def build_channels(
             )
             for name in CHANNELS
         }
-        return ChannelSet("sandbox", sandbox, receipts)
+        keys = Keys(settings.key_prefix)
+        outage = partial(start_outage, client, keys)
+        return ChannelSet("sandbox", sandbox, receipts, outage)
     missing = missing_live_settings(settings)
     if missing:
         raise ConfigurationError(

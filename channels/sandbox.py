@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Literal
 
 import redis
@@ -135,6 +136,12 @@ class DelayedReceipts:
 ACCEPT_PATIENCE_S = 60.0
 
 
+def start_outage(client: redis.Redis, keys: Keys, until: datetime) -> None:
+    """Every sandbox send fails transiently (503) until ``until`` (on the
+    service's clock): a provider outage, for drills and tests."""
+    client.set(keys.sandbox_outage, until.timestamp())
+
+
 class SandboxOutcomeUnknown(RuntimeError):
     """Redis stayed away while the sandbox booked a message: whether it was
     taken is unknown (the dispatcher then never sends it again)."""
@@ -195,6 +202,9 @@ class SandboxChannel:
             raise SandboxOutcomeUnknown(reminder_id) from None
 
     def _send(self, message: Message) -> ProviderReceipt:
+        until = self.client.get(self.keys.sandbox_outage)
+        if until is not None and self.clock.now().timestamp() < float(until):
+            raise TransientChannelError(PROVIDER, "503", "sandbox outage")
         outcome = outcome_for(message)
         if outcome == "permanent":
             code = "21211" if message.channel == "sms" else "400"

@@ -65,7 +65,10 @@ class Settings(BaseSettings):
     """A sent reminder with no receipt after this long becomes ``no_receipt``."""
     retry_base_s: float = Field(default=60.0, gt=0)
     """First backoff after a transient error; doubled each attempt, jittered."""
-    retry_max_attempts: int = Field(default=8, ge=1, le=50)
+    retry_max_attempts: int = Field(default=0, ge=0, le=10_000)
+    """A ceiling on tries of one reminder (0: none, the deadline is the bound)."""
+    retry_cap_s: float = Field(default=1800.0, gt=0)
+    """Longest wait between two tries after transient errors."""
     twilio_rate_per_s: int = Field(default=10, ge=0)
     """SMS per second for the Twilio account, across all workers (0: no limit)."""
     sendgrid_rate_per_s: int = Field(default=100, ge=0)

@@ -115,7 +115,11 @@ def build_worker(
         limiter=ProviderLimiter(
             core.client, keys=core.keys, limits=limits(settings, channels.provider)
         ),
-        retry=RetryPolicy(base_s=settings.retry_base_s, max_attempts=settings.retry_max_attempts),
+        retry=RetryPolicy(
+            base_s=settings.retry_base_s,
+            cap_s=settings.retry_cap_s,
+            max_attempts=settings.retry_max_attempts,
+        ),
         no_receipt_after_s=settings.no_receipt_after_s,
         last_sms_ttl_s=settings.last_sms_ttl_s,
         handled=core.schedule.done,

@@ -57,11 +57,15 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter, bounded by the deadline."""
+    """Exponential backoff with jitter, at most ``cap_s`` between tries, for
+    as long as the deadline leaves room: a provider outage of hours delays
+    reminders that have days left, it does not fail them."""
 
     base_s: float = 60.0
-    cap_s: float = 6 * 3600.0
-    max_attempts: int = 8
+    cap_s: float = 1800.0
+    """Longest wait between two tries (so a recovery is noticed within it)."""
+    max_attempts: int = 0
+    """A ceiling on tries (0: none; the deadline's margin is the bound)."""
     margin_s: int = 60
     """A retry must land at least this long before the deadline."""
 
@@ -252,7 +256,8 @@ def record_transient(
             return None
         when = now + int(retry.delay_s(reminder.attempts, rng))
         actor = f"provider:{provider}"
-        if reminder.attempts >= retry.max_attempts or when >= record.due - retry.margin_s:
+        spent = retry.max_attempts and reminder.attempts >= retry.max_attempts
+        if spent or when >= record.due - retry.margin_s:
             return _finish(record, reminder, now, "failed", f"{code} retries", opted_out, actor)
         reminder.state = "planned"
         reminder.send_at = when

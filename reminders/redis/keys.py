@@ -70,6 +70,11 @@ class Keys:
         """String (sandbox provider): marks a message id as booked."""
         return f"{self.prefix}sandbox:accepted:{provider_id}"
 
+    @property
+    def sandbox_outage(self) -> str:
+        """String (sandbox provider): epoch s until which every send fails."""
+        return f"{self.prefix}sandbox:outage"
+
     def sandbox_tries(self, reminder_id: str, channel: str) -> str:
         """Counter (sandbox provider): failed tries of a transient recipient."""
         return f"{self.prefix}sandbox:tries:{reminder_id}:{channel}"

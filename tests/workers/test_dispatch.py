@@ -289,3 +289,34 @@ def test_a_failing_retention_step_does_not_stop_the_releasing(
     rig.run_due()
 
     assert [s for _, s, _ in state(service)] == ["delivered"]
+
+
+def test_a_six_hour_provider_outage_delays_reminders_but_fails_only_those_out_of_time(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    start = clock.now()
+    outage_ends = start + timedelta(hours=6)
+    rig.worker.channels.outage_until(outage_ends)
+    # Due in two days; its reminder falls due an hour into the outage.
+    [patient] = register(
+        service, ref="two-days", channels=["sms"], offsets=["47h"], due="2026-11-23T13:00:00+00:00"
+    )
+    # Due three hours into the outage: its margin passes before the provider is back.
+    [hopeless] = register(
+        service,
+        ref="three-hours",
+        channels=["sms"],
+        offsets=["2h"],
+        due="2026-11-21T15:00:00+00:00",
+    )
+
+    rig.forward.run_until(start + timedelta(hours=8))
+
+    done = {ref: service.get("saaq", ref).reminders[0] for ref in ("two-days", "three-hours")}
+    assert done["two-days"].state == "delivered"
+    assert done["two-days"].attempts > 8  # more tries than the old cap, about one per 30 min
+    sent_at = service.get("saaq", "two-days").updated_at
+    assert outage_ends <= sent_at <= outage_ends + timedelta(minutes=31)
+    assert (done["three-hours"].state, done["three-hours"].reason) == ("failed", "503 retries")
+    assert rig.sends() == {patient: 1}
+    assert hopeless not in rig.sends()
