@@ -1,6 +1,6 @@
 """The demo run: register a sample, fast-forward the schedule, report coverage.
 
-1. A private Redis (unless ``REDIS_URL`` is set), fresh keys, the sandbox
+1. A private Redis (unless ``REMINDERS_REDIS_URL`` is set), fresh keys, the sandbox
    provider; a few citizens opted out beforehand.
 2. A sample from :mod:`demo.sample`: three agencies, deadlines over the
    coming months, some citizens without a phone or an email, some of the
@@ -15,7 +15,7 @@
    report (the staff dashboard as a file).
 
 Nothing is left running: the worker threads stop, the Redis server stops,
-and with ``REDIS_URL`` the demo's keys are deleted.
+and with ``REMINDERS_REDIS_URL`` the demo's keys are deleted.
 """
 
 from __future__ import annotations

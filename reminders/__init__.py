@@ -24,6 +24,7 @@ from .errors import (
     ServiceError,
     SnoozeTooLate,
     Unauthenticated,
+    Unavailable,
 )
 from .models import Citizen, Deadline
 from .policy import Policy, PolicyBook
@@ -62,5 +63,6 @@ __all__ = [
     "SnoozeTooLate",
     "SystemClock",
     "Unauthenticated",
+    "Unavailable",
     "connect",
 ]

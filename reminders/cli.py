@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .cli_access import agencies_app, keys_app, staff_app
-from .errors import ConfigurationError, ReminderError
+from .errors import ConfigurationError, ReminderError, Unavailable
 from .importer import Format, Line, detect_format, read_lines
 
 app = typer.Typer(
@@ -49,8 +49,22 @@ class FormatChoice(StrEnum):
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a wrong setting or a Redis that does not
+    answer is one line and exit 2, never a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as err:
+        bad = ", ".join(
+            f"REMINDERS_{'_'.join(str(p) for p in e['loc']).upper()} ({e['msg']})"
+            for e in err.errors()
+        )
+        err_console.print(f"[bold red]error:[/] settings refused: {bad}")
+        raise SystemExit(2) from None
+    except (redis.RedisError, Unavailable) as err:
+        _redis_down(err)
+        raise SystemExit(2) from None
 
 
 def _version(value: bool) -> None:
@@ -319,10 +333,10 @@ def coverage(
                 raise typer.Exit(1)
             return
         report = service.coverage(agency, first, last)
+    except (redis.RedisError, Unavailable) as err:
+        raise _redis_down(err) from None
     except ReminderError as err:
         raise _fail(str(err)) from None
-    except redis.RedisError as err:
-        raise _redis_down(err) from None
     if shape is FormatChoice.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     elif shape is FormatChoice.csv:
@@ -343,10 +357,10 @@ def purge(
 
     try:
         result = connect().purge(dry_run=dry_run)
+    except (redis.RedisError, Unavailable) as err:
+        raise _redis_down(err) from None
     except ReminderError as err:
         raise _fail(str(err)) from None
-    except redis.RedisError as err:
-        raise _redis_down(err) from None
     verb = "would purge" if dry_run else "purged"
     console.print(
         f"scanned {result.scanned:,} deadlines; {verb} {result.purged:,}; "
@@ -402,7 +416,7 @@ def demo(
 ) -> None:
     """The whole system on a realistic sample, fast-forwarded, in under a minute.
 
-    Starts a private Redis (unless REDIS_URL is set), registers three
+    Starts a private Redis (unless REMINDERS_REDIS_URL is set), registers three
     agencies' deadlines, runs the real scheduler and Dramatiq worker on a
     simulated clock with the sandbox providers, and ends with the coverage
     table against the target and an HTML report. Leaves nothing running.
@@ -415,7 +429,7 @@ def demo(
             deadlines=deadlines,
             seed=seed,
             horizon_days=days,
-            redis_url=os.environ.get("REDIS_URL"),
+            redis_url=os.environ.get("REMINDERS_REDIS_URL"),
             report_file=report,
         )
     except ConfigurationError as err:

@@ -18,7 +18,8 @@ Model construction (``Deadline(...)``, ``Citizen(...)``) raises pydantic's
     ├── Unauthenticated         no API key or staff token, or a bad or revoked one
     ├── Forbidden               a key used on another agency's path (Client)
     ├── RateLimited             the agency's rate limit or quota is used up (Client)
-    └── ServiceError            the HTTP service failed or could not be reached (Client)
+    ├── ServiceError            the HTTP service failed or could not be reached (Client)
+    └── Unavailable             Redis does not answer (the library's calls)
 
 Messages name the field or setting at fault and never carry personal data.
 """
@@ -112,3 +113,8 @@ class RateLimited(ReminderError):
 class ServiceError(ReminderError):
     """The HTTP service failed (5xx), could not be reached, or answered
     something unexpected."""
+
+
+class Unavailable(ReminderError):
+    """Redis does not answer: nothing was done, or it is unknown whether a
+    write landed (sending it again is safe: registrations are idempotent)."""

@@ -9,17 +9,20 @@ Build it with :func:`reminders.connect`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
+
+import redis
 
 from . import coverage, listing
 from .agencies import Agency, AgencyRegistry
 from .clock import Clock
 from .closing import Closer
 from .coverage import CoverageReport
-from .errors import DeadlineNotFound, InvalidRequest
+from .errors import DeadlineNotFound, InvalidRequest, Unavailable
 from .ids import deadline_tag, split_reminder_id
 from .models import Deadline
 from .optouts import OptOuts
@@ -31,6 +34,23 @@ from .retention import Retention, SweepResult
 from .snoozing import Snoozer
 from .vault import ContactVault
 from .views import DeadlineView, ItemResult, Receipt, ReminderView
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _redis_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """A Redis that does not answer is :class:`Unavailable` (a ReminderError
+    naming no address), not the client library's own exception."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as err:
+            raise Unavailable(f"Redis does not answer ({type(err).__name__})") from err
+
+    return call
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +110,7 @@ class ReminderService:
 
     # -- registration -------------------------------------------------
 
+    @_redis_errors
     def register(self, deadline: Deadline) -> Receipt:
         """Create or update a deadline (idempotent upsert on agency and ref).
 
@@ -99,29 +120,34 @@ class ReminderService:
         """
         return self._registrar.register(deadline)
 
+    @_redis_errors
     def register_many(self, items: Iterable[Deadline | Mapping[str, Any]]) -> list[ItemResult]:
         """Register many deadlines (Deadline objects or plain mappings) in
         pipelined batches. Each item gets its own result; a refused item is
         never half-written and never stops the others."""
         return self._registrar.register_many(items)
 
+    @_redis_errors
     def reschedule(self, agency: str, ref: str, *, due: datetime | date) -> Receipt:
         """Move the deadline; reminders not yet sent are re-planned."""
         return self._registrar.reschedule(agency, ref, due=due)
 
     # -- agencies -------------------------------------------------------
 
+    @_redis_errors
     def add_agency(self, slug: str, *, name_fr: str, name_en: str) -> Agency:
         """Register an agency (``reminders agencies add``): deadlines of
         agencies that are not registered are refused."""
         return self._agencies.add(slug, name_fr=name_fr, name_en=name_en)
 
+    @_redis_errors
     def agency(self, slug: str) -> Agency:
         """A registered agency (AgencyNotFound otherwise)."""
         return self._agencies.get(slug)
 
     # -- reading --------------------------------------------------------
 
+    @_redis_errors
     def get(self, agency: str, ref: str) -> DeadlineView:
         """The deadline registered under (agency, ref), with its reminders."""
         tag = deadline_tag(agency, ref)
@@ -130,6 +156,7 @@ class ReminderService:
             raise DeadlineNotFound(agency, ref)
         return DeadlineView.of(tag, record)
 
+    @_redis_errors
     def deadlines(
         self,
         agency: str,
@@ -152,6 +179,7 @@ class ReminderService:
             limit=limit,
         )
 
+    @_redis_errors
     def find(self, reminder_id: str) -> Found | None:
         """The reminder with that id and its deadline's document, or None."""
         parts = split_reminder_id(reminder_id)
@@ -161,6 +189,7 @@ class ReminderService:
             return None
         return Found(reminder_id, record, reminder)
 
+    @_redis_errors
     def latest_sms(self, phone: str) -> Found | None:
         """The latest SMS reminder sent to ``phone`` (for SNOOZE replies), or
         None; InvalidRequest when ``phone`` is not a valid number."""
@@ -169,14 +198,17 @@ class ReminderService:
 
     # -- changes ----------------------------------------------------------
 
+    @_redis_errors
     def complete(self, agency: str, ref: str) -> DeadlineView:
         """The citizen did it: reminders not yet sent are skipped."""
         return self._closer.close(agency, ref, "completed")
 
+    @_redis_errors
     def cancel(self, agency: str, ref: str) -> DeadlineView:
         """The agency withdrew the deadline: reminders not yet sent are skipped."""
         return self._closer.close(agency, ref, "cancelled")
 
+    @_redis_errors
     def snooze(self, reminder: str, *, by: timedelta) -> ReminderView:
         """Put a reminder off by ``by``.
 
@@ -188,6 +220,7 @@ class ReminderService:
 
     # -- coverage ---------------------------------------------------------
 
+    @_redis_errors
     def coverage(
         self,
         agency: str | None = None,
@@ -209,6 +242,7 @@ class ReminderService:
             today=self.clock.now().date(),
         )
 
+    @_redis_errors
     def recount(self, *, fix: bool = False) -> dict[str, tuple[int, int]]:
         """Rebuild the counters from the documents; returns every field where
         they differ as (counter, recount). ``fix`` writes the recount."""
@@ -225,6 +259,7 @@ class ReminderService:
 
     # -- retention --------------------------------------------------------
 
+    @_redis_errors
     def purge(self, *, dry_run: bool = False) -> SweepResult:
         """Purge now the personal data that retention allows (a whole pass;
         see :mod:`reminders.retention`). ``dry_run`` only counts."""
@@ -232,22 +267,27 @@ class ReminderService:
 
     # -- opt-outs ---------------------------------------------------------
 
+    @_redis_errors
     def opt_out(self, channel: str, address: str) -> bool:
         """Stop all reminders on ``channel`` to ``address``; True if it was new."""
         return self._optouts.set(channel, address, out=True)
 
+    @_redis_errors
     def opt_in(self, channel: str, address: str) -> bool:
         """Undo an opt-out; True if the address was opted out."""
         return self._optouts.set(channel, address, out=False)
 
+    @_redis_errors
     def is_opted_out(self, channel: str, address: str) -> bool:
         return self._optouts.is_opted_out(channel, address)
 
+    @_redis_errors
     def address_hash(self, channel: str, address: str) -> str:
         """The keyed hash an address is known by (opt-out lists, reply lookups);
         InvalidRequest when the address is not a valid phone number or email."""
         return self._optouts.address_hash(channel, address)
 
+    @_redis_errors
     def stop(self, found: Found) -> Stopped | None:
         """Opt out the address ``found`` went to, on its channel (a calendar
         invite's is the email); None when that address is no longer on file."""
@@ -260,10 +300,12 @@ class ReminderService:
 
     # -- operations -------------------------------------------------------
 
+    @_redis_errors
     def ping(self) -> bool:
         """Whether Redis answers (raises when it does not)."""
         return self._store.ping()
 
+    @_redis_errors
     def close(self) -> None:
         """Close the Redis connections this service opened."""
         self._store.close()

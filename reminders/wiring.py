@@ -55,11 +55,27 @@ def signed_links(settings: Settings) -> Links:
     return Links(settings.public_url, settings.signing_key.get_secret_value())
 
 
+def require_secrets(settings: Settings, *, signing: bool = False) -> None:
+    """ConfigurationError listing every secret that is missing, all at once."""
+    missing = [
+        name
+        for name, present in (
+            ("REMINDERS_ENCRYPTION_KEYS", bool(settings.encryption_key_list())),
+            ("REMINDERS_HASH_KEY", settings.hash_key is not None),
+            ("REMINDERS_SIGNING_KEY", settings.signing_key is not None or not signing),
+        )
+        if not present
+    ]
+    if missing:
+        names = ", ".join(missing)
+        raise ConfigurationError(f"missing settings: {names} (`reminders keygen` prints them)")
+
+
 def contact_vault(settings: Settings) -> ContactVault:
     """The vault of contacts, from ``REMINDERS_ENCRYPTION_KEYS`` and
     ``REMINDERS_HASH_KEY``."""
-    if settings.hash_key is None:
-        raise ConfigurationError("REMINDERS_HASH_KEY is not set; run `reminders keygen` for one")
+    require_secrets(settings)
+    assert settings.hash_key is not None
     return ContactVault(settings.encryption_key_list(), settings.hash_key.get_secret_value())
 
 
@@ -100,9 +116,13 @@ def build_core(
     client: redis.Redis | None = None,
     clock: Clock | None = None,
     policies: PolicyBook | None = None,
+    signing: bool = False,
 ) -> Core:
     """Every part, from ``settings``; ``client``, ``clock`` and ``policies``
-    replace the ones the settings would give. Missing secrets fail here."""
+    replace the ones the settings would give. Missing secrets fail here, all
+    named at once (``signing``: the process signs links, so it needs
+    ``REMINDERS_SIGNING_KEY`` too)."""
+    require_secrets(settings, signing=signing)
     vault = contact_vault(settings)
     client = client or redis_client(settings)
     clock = clock or SystemClock()

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 
+import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from reminders.errors import Unavailable
 from reminders.wiring import Core, signed_links
 
 from . import api, citizen_links, dashboard, problems, sendgrid_hooks, twilio_hooks
@@ -99,6 +101,15 @@ def create_app(
             return JSONResponse({"detail": "metrics need their bearer token"}, 401)
         body = await run_in_threadpool(generate_latest, ctx.metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(Unavailable)
+    @app.exception_handler(redis.RedisError)
+    async def redis_down(request: Request, err: Exception) -> Response:
+        log.warning("redis unavailable on %s (%s)", request.url.path, type(err).__name__)
+        if problems.is_api(request):
+            return problems.response(problems.unavailable())
+        headers = {"Retry-After": "5"}
+        return JSONResponse({"detail": "Redis does not answer; try again shortly"}, 503, headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> Response:

@@ -12,4 +12,4 @@ def app_from_env() -> FastAPI:
 
     from .app import create_app
 
-    return create_app(build_core(Settings()))
+    return create_app(build_core(Settings(), signing=True))

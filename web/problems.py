@@ -28,6 +28,7 @@ from reminders.errors import (
     ReminderError,
     ReminderNotFound,
     SnoozeTooLate,
+    Unavailable,
 )
 
 MEDIA_TYPE = "application/problem+json"
@@ -144,6 +145,8 @@ def of_error(err: ReminderError) -> Problem:
         return Problem("conflict", "the deadline kept changing; send the request again")
     if isinstance(err, Unauthenticated):
         return Problem("unauthenticated", str(err), headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(err, Unavailable):
+        return unavailable()
     if isinstance(err, DeadlinePassed):
         return _field("deadline-passed", err)
     if isinstance(err, SnoozeTooLate):
@@ -151,6 +154,10 @@ def of_error(err: ReminderError) -> Problem:
     if isinstance(err, InvalidRequest):
         return _field("invalid-request", err)
     return Problem("internal", "the request could not be done")
+
+
+def unavailable() -> Problem:
+    return Problem("unavailable", "Redis does not answer", headers={"Retry-After": "5"})
 
 
 def _field(slug: str, err: InvalidRequest) -> Problem:

@@ -98,7 +98,7 @@ def build_worker(
     broker: RedisBroker | None = None,
 ) -> Worker:
     """A dispatcher and its actor; missing settings fail here, at start-up."""
-    core = build_core(settings, client=client, clock=clock)
+    core = build_core(settings, client=client, clock=clock, signing=True)
     text = composer(settings)
     channels = build_channels(
         settings, clock=core.clock, client=core.client, outcomes=core.receipts.record

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -278,3 +279,45 @@ def test_a_redis_that_does_not_answer_is_one_line_and_exit_2(
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "secret" not in done.stderr
     assert f"Redis at 127.0.0.1:{unused_port} does not answer" in " ".join(done.stderr.split())
+
+
+def test_a_wrong_setting_is_one_line_naming_it(tmp_path: Path, settings: Settings) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_")}
+    env["REMINDERS_REDIS_URL"] = "localhost:6379"
+    env["REMINDERS_COVERAGE_TARGET"] = "2"
+    done = subprocess.run(
+        [sys.executable, "-m", "reminders", "coverage"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    text = " ".join(done.stderr.split())
+    assert "REMINDERS_REDIS_URL" in text and "REMINDERS_COVERAGE_TARGET" in text
+
+
+def test_every_missing_secret_is_named_at_once(tmp_path: Path) -> None:
+    source = tmp_path / "ok.jsonl"
+    source.write_text(json.dumps(deadline_data(ref="ok-1")) + "\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "reminders", "import", str(source)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    text = " ".join(done.stderr.split())
+    assert "REMINDERS_ENCRYPTION_KEYS" in text and "REMINDERS_HASH_KEY" in text
+
+
+def test_the_demo_uses_reminders_redis_url_and_leaves_it_as_it_was(
+    tmp_path: Path, redis_url: str, redis_client: Any
+) -> None:
+    before = redis_client.dbsize()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_")}
+    env["REMINDERS_REDIS_URL"] = redis_url
+    done = subprocess.run(
+        [sys.executable, "-m", "reminders", "demo", "--deadlines", "60", "--days", "5"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "deadlines registered 60" in " ".join(done.stdout.split())
+    assert redis_client.dbsize() == before  # its keys were written there, then deleted

@@ -16,9 +16,12 @@ from reminders import (
     DeadlineNotFound,
     InvalidRequest,
     ManualClock,
+    ReminderError,
     ReminderNotFound,
     ReminderService,
     SnoozeTooLate,
+    Unavailable,
+    connect,
 )
 from reminders.ids import deadline_tag
 from reminders.record import DeadlineRecord
@@ -377,3 +380,17 @@ def test_concurrent_registrations_leave_one_deadline_each_and_no_duplicate_remin
             assert r.send_at < view.due
     sched = schedule(redis_client, settings)
     assert planned <= set(sched), "every planned reminder is in the schedule"
+
+
+def test_a_redis_that_does_not_answer_is_a_reminder_error(
+    settings: Settings, unused_port: int
+) -> None:
+    away = settings.model_copy(update={"redis_url": f"redis://:secret@127.0.0.1:{unused_port}/0"})
+    service = connect(away)
+    with pytest.raises(Unavailable) as caught:
+        service.register(deadline())
+    assert isinstance(caught.value, ReminderError)
+    assert "secret" not in str(caught.value) and str(unused_port) not in str(caught.value)
+    with pytest.raises(Unavailable):
+        service.coverage()
+    service.close()
