@@ -84,20 +84,22 @@ def build_channels(
     """The channels ``settings`` ask for. ``outcomes`` takes the sandbox's
     receipts (live receipts come through the web app's webhooks)."""
     if settings.provider == "sandbox":
-        receipts = DelayedReceipts(outcomes, clock, delay_s=settings.sandbox_receipt_delay_s)
+        keys = Keys(settings.key_prefix)
+        receipts = DelayedReceipts(
+            outcomes, clock, delay_s=settings.sandbox_receipt_delay_s, client=client, keys=keys
+        )
         sandbox = {
             name: TimedChannel(
                 SandboxChannel(
                     name,
                     client=client,
-                    keys=Keys(settings.key_prefix),
+                    keys=keys,
                     receipts=receipts,
                     clock=clock,
                 )
             )
             for name in CHANNELS
         }
-        keys = Keys(settings.key_prefix)
         outage = partial(start_outage, client, keys)
         return ChannelSet("sandbox", sandbox, receipts, outage)
     missing = missing_live_settings(settings)

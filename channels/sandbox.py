@@ -20,8 +20,7 @@ Attempt counts live in Redis, so "twice" holds across worker processes.
 
 from __future__ import annotations
 
-import heapq
-import itertools
+import json
 import logging
 import secrets
 import threading
@@ -61,76 +60,126 @@ def outcome_for(message: Message) -> Outcome:
 
 
 class DelayedReceipts:
-    """Hands delivery reports to ``sink`` after ``delay_s``, on one thread."""
+    """Hands delivery reports to ``sink`` after ``delay_s``.
+
+    Pending receipts are kept in Redis (a sorted set by due time), not in
+    this process: a worker killed with receipts pending leaves them there,
+    and whichever sandbox runs next (another worker, the same one restarted)
+    delivers them when due. One thread takes the due ones under a lease and
+    removes each once recorded; Redis going away meanwhile only delays it."""
 
     def __init__(
-        self, sink: Callable[[DeliveryReport], object], clock: Clock, *, delay_s: float
+        self,
+        sink: Callable[[DeliveryReport], object],
+        clock: Clock,
+        *,
+        delay_s: float,
+        client: redis.Redis,
+        keys: Keys,
+        poll_s: float = 0.05,
+        lease_s: float = 30.0,
     ) -> None:
         self.sink = sink
         self.clock = clock
         self.delay_s = delay_s
-        self._heap: list[tuple[float, int, str, str, str, str]] = []
-        self._order = itertools.count()
-        self._cond = threading.Condition()
+        self.client = client
+        self.keys = keys
+        self.poll_s = poll_s
+        self.lease_s = lease_s
+        self._take = lua(__package__, "sandbox_receipts_due")
         self._busy = 0
+        self._cond = threading.Condition()
         self._closed = False
+        self._draining = False
         self._thread = threading.Thread(target=self._run, name="sandbox-receipts", daemon=True)
         self._thread.start()
 
     def later(self, reminder_id: str, provider_id: str, status: str, code: str = "") -> None:
+        due_ms = int((time.time() + self.delay_s) * 1000)
+        member = json.dumps([reminder_id, provider_id, status, code])
+        patiently(lambda: self.client.zadd(self.keys.sandbox_receipts, {member: due_ms}))
         with self._cond:
-            due = time.monotonic() + self.delay_s
-            heapq.heappush(
-                self._heap, (due, next(self._order), reminder_id, provider_id, status, code)
-            )
             self._cond.notify()
+
+    def pending(self) -> int:
+        """Receipts waiting in Redis (any process's)."""
+        return int(self.client.zcard(self.keys.sandbox_receipts))
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until every scheduled receipt was recorded; False on timeout."""
         deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while self._heap or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-        return True
+        while True:
+            with self._cond:
+                busy = self._busy
+            if not busy and not self.pending():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
 
     def close(self) -> None:
-        """Record what is pending (without waiting out the delays) and stop."""
+        """Record what is pending now (without waiting out the delays) and stop."""
         with self._cond:
             self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=30)
+
+    def halt(self) -> None:
+        """Stop without recording anything (what a crash does: tests)."""
+        with self._cond:
+            self._closed = True
+            self._draining = True
             self._cond.notify_all()
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(wait)
-                if not self._heap:
-                    return  # closed and drained
-                _, _, rid, pid, status, code = heapq.heappop(self._heap)
-                self._busy += 1
+                closed, halted = self._closed, self._draining
+            if halted:
+                return
             try:
-                report = DeliveryReport(rid, PROVIDER, pid, status, self.clock.now(), code)  # type: ignore[arg-type]
-                self.sink(report)
+                now_ms = int(time.time() * 1000)
+                horizon_ms = 2**52 if closed else now_ms
+                lease_ms = now_ms + int(self.lease_s * 1000)
+                keys = [self.keys.sandbox_receipts]
+                taken = self._take(self.client, keys, [horizon_ms, 100, lease_ms])
             except redis.RedisError:
-                # Redis is restarting: try again later, as a provider retries
-                # a webhook that failed (unless we are closing).
+                taken = []  # Redis is away: try again at the next poll
+            recorded = [self._record(raw) for raw in taken]
+            if closed and not all(recorded):
+                return  # closing with Redis away: the rest stays in Redis for the next one
+            if closed and not taken:
+                return
+            if not taken:
                 with self._cond:
-                    if self._closed:
-                        log.warning("sandbox receipt dropped at close reminder=%s", rid)
-                    else:
-                        again = (time.monotonic() + 1.0, next(self._order), rid, pid, status, code)
-                        heapq.heappush(self._heap, again)
-            except Exception:  # a receipt must not kill the thread
-                log.exception("sandbox receipt failed reminder=%s", rid)
-            finally:
-                with self._cond:
-                    self._busy -= 1
-                    self._cond.notify_all()
+                    if not self._closed:
+                        self._cond.wait(self.poll_s)
+
+    def _record(self, raw: bytes | str) -> bool:
+        member = raw.decode() if isinstance(raw, bytes) else raw
+        rid, pid, status, code = json.loads(member)
+        with self._cond:
+            self._busy += 1
+        try:
+            report = DeliveryReport(rid, PROVIDER, pid, status, self.clock.now(), code)
+            # While Redis restarts, wait for it (a receipt is safe to record twice).
+            patiently(lambda: self.sink(report), give_up_s=ACCEPT_PATIENCE_S)
+            patiently(lambda: self.client.zrem(self.keys.sandbox_receipts, member))
+            return True
+        except redis.RedisError:
+            # Still away: the receipt stays in Redis and is taken again when
+            # its lease ends.
+            log.warning("sandbox receipt postponed reminder=%s", rid)
+            return False
+        except Exception:  # a receipt must not kill the thread
+            log.exception("sandbox receipt failed reminder=%s", rid)
+            patiently(lambda: self.client.zrem(self.keys.sandbox_receipts, member))
+            return True
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
 
 
 ACCEPT_PATIENCE_S = 60.0
@@ -190,21 +239,22 @@ class SandboxChannel:
             self.keys.sandbox_accepted(provider_id),
             self.keys.sandbox_sends,
             self.keys.sandbox_first_ms,
+            self.keys.sandbox_outage,
         ]
-        args: list[str | int] = [reminder_id, time.time_ns() // 10**6]
+        now_s = int(self.clock.now().timestamp())
+        args: list[str | int] = [reminder_id, time.time_ns() // 10**6, now_s]
         try:
             # The error cannot tell whether the first try landed: retry them all.
-            patiently(
+            booked = patiently(
                 lambda: self._accept_script(self.client, keys, args),
                 give_up_s=ACCEPT_PATIENCE_S,
             )
         except UNREACHABLE:
             raise SandboxOutcomeUnknown(reminder_id) from None
+        if not int(booked):
+            raise TransientChannelError(PROVIDER, "503", "sandbox outage")
 
     def _send(self, message: Message) -> ProviderReceipt:
-        until = self.client.get(self.keys.sandbox_outage)
-        if until is not None and self.clock.now().timestamp() < float(until):
-            raise TransientChannelError(PROVIDER, "503", "sandbox outage")
         outcome = outcome_for(message)
         if outcome == "permanent":
             code = "21211" if message.channel == "sms" else "400"

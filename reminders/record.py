@@ -29,6 +29,9 @@ class ReminderRecord:
     provider_id: str = ""
     reason: str = ""
     updated: int = 0
+    lease: str = ""
+    """The token of the worker that took the ``sending`` lease: after a lost
+    reply it recognises its own lease (and nobody else's)."""
 
     def to_json(self) -> dict[str, Any]:
         # Defaults (an offset reminder, planned, never updated) are left out:
@@ -48,6 +51,8 @@ class ReminderRecord:
             data["x"] = self.reason
         if self.updated:
             data["u"] = self.updated
+        if self.lease:
+            data["l"] = self.lease
         return data
 
     @classmethod
@@ -63,6 +68,7 @@ class ReminderRecord:
             provider_id=str(data.get("p", "")),
             reason=str(data.get("x", "")),
             updated=int(data.get("u", 0)),
+            lease=str(data.get("l", "")),
         )
 
 

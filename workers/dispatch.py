@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 from collections.abc import Callable, Mapping
 
 from channels.base import Channel
@@ -93,6 +94,23 @@ class Dispatcher:
     def _apply(self, rid: str, change: Change, loaded: DeadlineRecord | None) -> Applied | None:
         return patiently(lambda: self.transitions.apply(rid, change, loaded=loaded))
 
+    def _take_lease(self, rid: str, record: DeadlineRecord) -> DeadlineRecord | None:
+        """The document once this worker holds the ``sending`` lease, else
+        None. A lease write whose reply was lost may have landed: it is ours
+        when it carries our token (then it is never taken twice, nor lost)."""
+        token = secrets.token_hex(6)
+        change = take_lease(self.no_receipt_after_s, token)
+        applied = patiently(lambda: self.transitions.apply(rid, change, loaded=record))
+        if applied is not None:
+            return applied.record
+        parts = split_reminder_id(rid)
+        assert parts is not None
+        current = patiently(lambda: self.store.load(parts[0]))
+        reminder = None if current is None else current.reminder(parts[1])
+        if reminder is not None and reminder.state == "sending" and reminder.lease == token:
+            return current
+        return None
+
     def dispatch(self, member: str) -> str:
         """Handle one schedule member; returns what happened (for logs and tests)."""
         outcome = self._dispatch(member)
@@ -139,19 +157,19 @@ class Dispatcher:
             return "skipped:no_contact"
         if self.limiter is not None:
             self.limiter.wait(reminder.channel)
-        lease = self.transitions.apply(rid, take_lease(self.no_receipt_after_s), loaded=record)
-        if lease is None:
+        held = self._take_lease(rid, record)
+        if held is None:
             return "ignored"
         try:
             receipt = channel.send(message)
         except TransientChannelError as err:
             change = record_transient(err.provider, err.code, self.retry, self.rng, opted_out)
-            applied = self._apply(rid, change, lease.record)
+            applied = self._apply(rid, change, held)
             state = applied.reminder.state if applied else "unknown"
             return "retry" if state == "planned" else "failed"
         except PermanentChannelError as err:
             change = record_permanent(err.provider, err.code, opted_out)
-            self._apply(rid, change, lease.record)
+            self._apply(rid, change, held)
             return "failed"
         except Exception:
             # A bug or an unexpected SDK error: we cannot know whether the
@@ -161,7 +179,7 @@ class Dispatcher:
             return "unknown"
         change = record_sent(receipt.provider, receipt.provider_id, self.no_receipt_after_s)
         # The provider has it: this record must land, so wait out a Redis restart.
-        self._apply(rid, change, lease.record)
+        self._apply(rid, change, held)
         if reminder.channel == "sms":
             # So a "SNOOZE 2" reply from this number finds this reminder.
             ttl = self.last_sms_ttl_s

@@ -205,11 +205,13 @@ def defer(when: int) -> Change:
     return change
 
 
-def take_lease(no_receipt_after_s: int) -> Change:
+def take_lease(no_receipt_after_s: int, token: str = "") -> Change:
     """``planned -> sending``: this worker, and no other, sends it now.
 
     The receipt check is planned already here, so a worker that dies after
-    this step still leaves a reminder that ends as ``no_receipt``."""
+    this step still leaves a reminder that ends as ``no_receipt``. ``token``
+    marks the lease as this worker's: when the write's reply is lost (Redis
+    restarting), the worker reads it back to learn whether it holds it."""
 
     def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
         if not allows("lease", reminder.state) or reminder.send_at > now + EARLY_TOLERANCE_S:
@@ -218,6 +220,7 @@ def take_lease(no_receipt_after_s: int) -> Change:
             return None
         reminder.state = "sending"
         reminder.attempts += 1
+        reminder.lease = token
         check = reminder_id(_tag(record), reminder.seq) + RECEIPT_SUFFIX
         return Effect(
             "sending",

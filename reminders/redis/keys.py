@@ -71,6 +71,11 @@ class Keys:
         return f"{self.prefix}sandbox:accepted:{provider_id}"
 
     @property
+    def sandbox_receipts(self) -> str:
+        """Sorted set (sandbox provider): pending receipts by due time, ms."""
+        return f"{self.prefix}sandbox:receipts"
+
+    @property
     def sandbox_outage(self) -> str:
         """String (sandbox provider): epoch s until which every send fails."""
         return f"{self.prefix}sandbox:outage"

@@ -178,7 +178,9 @@ def test_a_send_whose_booking_reply_is_lost_is_booked_once(
     upstream = urlsplit(redis_url)
     with LossyProxy(upstream.hostname or "127.0.0.1", upstream.port or 6379) as proxy:
         lossy = redis.Redis.from_url(proxy.url)
-        receipts = DelayedReceipts(lambda _: None, clock, delay_s=0.0)
+        receipts = DelayedReceipts(
+            lambda _: None, clock, delay_s=0.0, client=redis_client, keys=Keys(settings.key_prefix)
+        )
         channel = SandboxChannel(
             "email", client=lossy, keys=Keys(settings.key_prefix), receipts=receipts, clock=clock
         )
@@ -192,3 +194,34 @@ def test_a_send_whose_booking_reply_is_lost_is_booked_once(
     assert proxy.lost == 1
     assert receipt.provider_id.startswith("SB")
     assert redis_client.hget(Keys(settings.key_prefix).sandbox_sends, "r1") == b"1"
+
+
+def test_receipts_of_a_worker_that_died_are_delivered_by_whoever_runs_next(
+    settings: Settings, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    keys = Keys(settings.key_prefix)
+    seen: list[str] = []
+    dying = DelayedReceipts(
+        lambda r: seen.append(f"first {r.reminder_id}"),
+        clock,
+        delay_s=0.3,
+        client=redis_client,
+        keys=keys,
+    )
+    dying.later("r-1", "SB1", "delivered")
+    dying.later("r-2", "SB2", "undelivered", "30005")
+    dying.halt()  # killed before the receipts were due: nothing recorded
+    assert seen == [] and dying.pending() == 2
+
+    nextone = DelayedReceipts(
+        lambda r: seen.append(f"{r.reminder_id} {r.status} {r.code}".strip()),
+        clock,
+        delay_s=0.3,
+        client=redis_client,
+        keys=keys,
+    )
+    try:
+        assert nextone.flush(timeout_s=10)
+    finally:
+        nextone.close()
+    assert sorted(seen) == ["r-1 delivered", "r-2 undelivered 30005"]

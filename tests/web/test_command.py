@@ -49,4 +49,4 @@ def test_reminders_web_names_a_missing_signing_key(settings: Settings, unused_po
     command = [sys.executable, "-m", "reminders", "web", "--port", str(unused_port)]
     done = subprocess.run(command, env=env_of(settings), capture_output=True, timeout=60)
     assert done.returncode == 2
-    assert b"REMINDERS_SIGNING_KEY is not set" in done.stdout + done.stderr
+    assert b"REMINDERS_SIGNING_KEY" in done.stdout + done.stderr

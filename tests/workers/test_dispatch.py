@@ -6,11 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 
 from reminders import Deadline, ManualClock, ReminderService
 from reminders.ids import deadline_tag
+from reminders.lifecycle.transitions import Change, Transitions
+from reminders.record import DeadlineRecord
 from reminders.retention import Retention, SweepResult
 from reminders.wiring import Core
 from tests.conftest import deadline_data
@@ -320,3 +323,32 @@ def test_a_six_hour_provider_outage_delays_reminders_but_fails_only_those_out_of
     assert (done["three-hours"].state, done["three-hours"].reason) == ("failed", "503 retries")
     assert rig.sends() == {patient: 1}
     assert hopeless not in rig.sends()
+
+
+class LostFirstReply(Transitions):
+    """Applies the first step, then loses its reply as a Redis restart does:
+    the write landed, the caller hears a connection error."""
+
+    lost = 0
+
+    def apply(self, rid: str, change: Change, *, loaded: DeadlineRecord | None = None) -> Any:
+        applied = super().apply(rid, change, loaded=loaded)
+        if not self.lost:
+            self.lost += 1
+            raise redis.ConnectionError("Connection closed by server.")
+        return applied
+
+
+def test_a_lease_whose_reply_was_lost_is_recognised_and_the_reminder_sent_once(
+    rig: Rig, core: Core, service: ReminderService, clock: ManualClock
+) -> None:
+    lossy = LostFirstReply(core.store, clock)
+    rig.worker.dispatcher.transitions = lossy
+    [rid] = register(service, channels=["sms"], offsets=["1d"])
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    rig.run_due()
+
+    assert lossy.lost == 1
+    assert state(service) == [("sms", "delivered", "")]
+    assert rig.sends() == {rid: 1}

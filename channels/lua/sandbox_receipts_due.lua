@@ -1,0 +1,20 @@
+-- Take the sandbox's receipts that are due, under a lease: a taken receipt
+-- stays in the set, due again when the lease ends, until whoever took it
+-- removes it once recorded. A sandbox that dies (or loses Redis) between
+-- taking and recording leaves it to the next one; recording twice changes
+-- nothing (receipts are idempotent).
+--
+-- KEYS[1]  pending receipts (sorted set: JSON [reminder id, provider id,
+--          status, code] -> when due, epoch ms)
+-- ARGV[1]  now, epoch ms: receipts due at or before it are taken
+-- ARGV[2]  at most this many
+-- ARGV[3]  when the lease ends, epoch ms
+-- Returns the receipts taken, earliest first.
+local pending = KEYS[1]
+local now_ms, limit, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+
+local due = redis.call('ZRANGEBYSCORE', pending, '-inf', now_ms, 'LIMIT', 0, limit)
+for _, member in ipairs(due) do
+  redis.call('ZADD', pending, 'XX', lease_ms, member)
+end
+return due
