@@ -270,16 +270,17 @@ def scheduler() -> None:
 
     Any number may run at once; each claims its own batches.
     """
-    import logging
     import signal
 
     from workers.app import build_scheduler
 
+    from .logs import configure_logging
     from .settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
     try:
-        releaser = build_scheduler(Settings())
+        releaser = build_scheduler(settings)
     except ConfigurationError as err:
         raise _fail(str(err)) from None
 

@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     staff_session_s: int = Field(default=12 * 3600, ge=60)
     """How long a staff sign-in lasts."""
 
+    log_format: Literal["text", "json"] = "text"
+    """Log lines as text (timestamp, level, logger, message) or JSON objects."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     coverage_target: float = Field(default=0.60, gt=0.0, le=1.0)
     policy_file: Path | None = None
     audit_maxlen: int = Field(default=1_000_000, ge=1_000)

@@ -166,10 +166,16 @@ class Dispatcher:
             change = record_transient(err.provider, err.code, self.retry, self.rng, opted_out)
             applied = self._apply(rid, change, held)
             state = applied.reminder.state if applied else "unknown"
-            return "retry" if state == "planned" else "failed"
+            if state == "planned" and applied is not None:
+                at = applied.reminder.send_at
+                log.info("retry reminder=%s code=%s at=%d", rid, err.code, at)
+                return "retry"
+            log.warning("failed reminder=%s code=%s (no time left to retry)", rid, err.code)
+            return "failed"
         except PermanentChannelError as err:
             change = record_permanent(err.provider, err.code, opted_out)
             self._apply(rid, change, held)
+            log.warning("failed reminder=%s provider=%s code=%s", rid, err.provider, err.code)
             return "failed"
         except Exception:
             # A bug or an unexpected SDK error: we cannot know whether the

@@ -7,12 +7,12 @@ that process's composition root, so it builds the worker from settings
 
 from __future__ import annotations
 
-import logging
-
+from reminders.logs import configure_logging
 from reminders.settings import Settings
 
 from .app import build_worker
 
-logging.getLogger("reminders").setLevel(logging.INFO)
-worker = build_worker(Settings())
+settings = Settings()
+configure_logging(settings.log_format, settings.log_level)
+worker = build_worker(settings)
 broker = worker.broker

@@ -152,8 +152,13 @@ class Scheduler:
             try:
                 step = self.step()
                 backoff = 0.1
-                if step.released or step.reaped:
-                    log.debug("released=%d reaped=%d", step.released, step.reaped)
+                if step.released or step.reaped or step.relayed:
+                    log.info(
+                        "released=%d reaped=%d relayed=%d",
+                        step.released,
+                        step.reaped,
+                        step.relayed,
+                    )
                 if step.released < self.batch:
                     self.sweep()
                     self.stopping.wait(self.sleep_s())

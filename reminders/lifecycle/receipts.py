@@ -14,6 +14,7 @@ permanent send error does, while the deadline is active and not yet due.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -26,6 +27,7 @@ from .states import allows
 from .transitions import Applied, Effect, Transitions
 
 ReportStatus = Literal["accepted", "delivered", "undelivered"]
+log = logging.getLogger("reminders.receipts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,4 +84,13 @@ class OutcomeRecorder:
             actor = f"provider:{report.provider}"
             return Effect(report.status, actor, detail + then.detail, then.schedule)
 
-        return self.transitions.apply(report.reminder_id, change, loaded=loaded)
+        applied = self.transitions.apply(report.reminder_id, change, loaded=loaded)
+        if applied is not None:
+            log.info(
+                "receipt reminder=%s provider=%s status=%s code=%s",
+                report.reminder_id,
+                report.provider,
+                report.status,
+                report.code or "-",
+            )
+        return applied

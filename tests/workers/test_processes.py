@@ -5,8 +5,10 @@ the past so that they fall due over the next seconds."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import secrets
 import signal
 import subprocess
@@ -233,3 +235,31 @@ def test_workers_and_schedulers_ride_out_a_redis_restart(system: System) -> None
 
     assert counts == {"delivered": 1_000}
     assert set(system.sends().values()) == {1}
+
+
+def test_workers_and_schedulers_log_timestamped_json_lines_without_addresses(
+    system: System,
+) -> None:
+    system.env["REMINDERS_LOG_FORMAT"] = "json"
+    refs = system.register(40, spread_s=1)
+    system.scheduler()
+    system.worker()
+    counts = system.wait_for(refs, {"delivered"}, timeout_s=60)
+    system.stop()
+    assert counts == {"delivered": 40}
+
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(system.logs.glob("*.log")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        assert not re.search(r"c\d+@example\.ca", text)  # only masked: c•••@example.ca
+        kind = path.stem.split("-", 1)[1]
+        lines.setdefault(kind, []).extend(
+            json.loads(line) for line in text.splitlines() if line.startswith("{")
+        )
+    for entry in lines["worker"] + lines["scheduler"]:
+        assert {"ts", "level", "logger", "message"} <= set(entry)
+        assert entry["ts"].endswith("+00:00")
+    sent = [e for e in lines["worker"] if e["message"].startswith("sent channel=email")]
+    receipts = [e for e in lines["worker"] if e["message"].startswith("receipt reminder=")]
+    assert len(sent) == 40 and len(receipts) >= 40
+    assert any(e["message"].startswith("released=") for e in lines["scheduler"])
