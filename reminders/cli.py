@@ -383,9 +383,20 @@ def web(
     Signatures are checked against REMINDERS_PUBLIC_URL, the address the
     providers see, whatever proxy sits in front.
     """
+    import atexit
+    import shutil
+    import tempfile
+
     import uvicorn
 
     from web.entry import app_from_env
+
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Counters summed over every web process at each scrape; a fresh
+        # folder, so no earlier run's counts are added.
+        folder = tempfile.mkdtemp(prefix="reminders-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
     from .settings import Settings
 

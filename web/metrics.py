@@ -1,12 +1,22 @@
-"""The web app's Prometheus figures, on a registry of its own (nothing global)."""
+"""The web app's Prometheus figures, on a registry of its own (nothing global).
+
+Counters count events of this process (webhooks, replies, link uses): they
+only go up. What Redis holds (coverage, reminders by outcome) is read at each
+scrape as gauges, since a late receipt moves a reminder from one outcome to
+another. With several web processes (``reminders web --workers N``) the
+counters live in Prometheus' multiprocess files (``PROMETHEUS_MULTIPROC_DIR``,
+which the command sets) and every scrape sums all processes.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from reminders.service import ReminderService
@@ -15,6 +25,7 @@ from reminders.service import ReminderService
 @dataclass(frozen=True, slots=True)
 class WebMetrics:
     registry: CollectorRegistry
+    """What a scrape reads."""
     webhooks: Counter
     """Webhook events by source and what we did with them."""
     replies: Counter
@@ -25,8 +36,14 @@ class WebMetrics:
     @classmethod
     def build(cls, registry: CollectorRegistry | None = None) -> WebMetrics:
         registry = registry or CollectorRegistry()
+        exposed = registry
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # The counters' values go to the shared files; a scrape reads
+            # every process's from there, not this process's registry.
+            exposed = CollectorRegistry()
+            MultiProcessCollector(exposed)  # type: ignore[no-untyped-call]
         return cls(
-            registry=registry,
+            registry=exposed,
             webhooks=Counter(
                 "reminders_webhook_events",
                 "Provider webhook events by source and result",
@@ -85,9 +102,9 @@ class CoverageCollector(Collector):
             for reason, count in part.reasons.items():
                 uncovered.add_metric([part.key, reason], count)
         yield from (ratio, in_scope, covered, uncovered)
-        outcomes = CounterMetricFamily(
-            "reminders_reminder_outcomes",
-            "Reminders that reached each outcome, by channel",
+        outcomes = GaugeMetricFamily(
+            "reminders_reminders_by_outcome",
+            "Reminders now in each outcome, by channel (a late receipt moves one)",
             labels=["channel", "outcome"],
         )
         for figures in report.by_channel:

@@ -201,7 +201,8 @@ def test_coverage_gauges_on_metrics(staff_web: Web) -> None:
     assert 'reminders_coverage_ratio{agency="revenu"} 0.0' in text
     assert "reminders_coverage_target 0.6" in text
     assert 'reminders_deadlines_uncovered{agency="revenu",reason="no_contact"} 1.0' in text
-    assert 'reminders_reminder_outcomes_total{channel="sms",outcome="delivered"} 1.0' in text
+    assert 'reminders_reminders_by_outcome{channel="sms",outcome="delivered"} 1.0' in text
+    assert "# TYPE reminders_reminders_by_outcome gauge" in text
 
 
 def test_the_demo_report_file_draws_its_charts_offline(
