@@ -39,6 +39,9 @@ class Policy(BaseModel):
     """No two reminders of one deadline closer than this (per channel)."""
     retention: Duration = timedelta(days=90)
     """How long personal data of a closed deadline is kept."""
+    address_failure_ttl: Duration = timedelta(days=90)
+    """How long an address a provider reported invalid or unreachable is not
+    tried again (on any deadline): the next channel is used instead."""
     max_horizon: Duration = timedelta(days=5 * 365 + 1)
     """How far ahead a deadline may be due (a century-ahead date is a typo)."""
     display_name: dict[str, CleanStr] = Field(default_factory=dict)

@@ -224,7 +224,7 @@ class Registrar:
         ):
             return _Decision(_receipt(intent.tag, existing, created=False, changed=False), None)
         deadline = intent.deadline
-        reachable = _reachable(intent.contact, snap.opted_out)
+        reachable = _reachable(intent.contact, snap.opted_out | snap.failed)
         actor = f"agency:{deadline.agency}"
         if existing is None:
             record = DeadlineRecord(

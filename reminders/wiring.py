@@ -150,7 +150,7 @@ def build_core(
         clock=clock,
         schedule=Schedule(client, keys),
         transitions=transitions,
-        receipts=OutcomeRecorder(transitions),
+        receipts=OutcomeRecorder(transitions, policies=policies),
         claims=Claims(client, keys),
         agencies=agencies,
         api_keys=Credentials(client, keys, hash_key, clock, kind="api"),

@@ -32,6 +32,7 @@ from reminders.clock import Clock, to_epoch
 from reminders.ids import split_reminder_id
 from reminders.lifecycle.sending import (
     RetryPolicy,
+    address_failure,
     check_receipt,
     defer,
     parse_member,
@@ -43,7 +44,7 @@ from reminders.lifecycle.sending import (
     verdict,
 )
 from reminders.lifecycle.transitions import Applied, Change, Transitions
-from reminders.policy import PolicyBook
+from reminders.policy import Policy, PolicyBook
 from reminders.record import DeadlineRecord
 from reminders.redis.store import RedisStore
 from reminders.retrying import patiently
@@ -111,6 +112,18 @@ class Dispatcher:
             return current
         return None
 
+    def _remember_bad_address(
+        self, record: DeadlineRecord, channel: str, code: str, policy: Policy
+    ) -> None:
+        """An address the provider called invalid is not tried again for the
+        policy's ``address_failure_ttl``, on any deadline."""
+        listed = address_failure(channel, code)
+        if listed is None:
+            return
+        digest = record.phone_hash if listed == "sms" else record.email_hash
+        ttl_s = int(policy.address_failure_ttl.total_seconds())
+        patiently(lambda: self.store.mark_address_failed(listed, digest, code, ttl_s))
+
     def dispatch(self, member: str) -> str:
         """Handle one schedule member; returns what happened (for logs and tests)."""
         outcome = self._dispatch(member)
@@ -129,7 +142,12 @@ class Dispatcher:
         reminder = None if record is None or parts is None else record.reminder(parts[1])
         if record is None or reminder is None:
             return "ignored"
-        opted_out = patiently(lambda: self.store.opted_out_of(record.phone_hash, record.email_hash))
+        opted, failed = patiently(
+            lambda: self.store.address_state(record.phone_hash, record.email_hash)
+        )
+        # Channels the citizen cannot receive now: opted out, or an address a
+        # provider reported bad (fallbacks avoid both).
+        opted_out = opted | failed
         policy = self.policies.for_agency(record.agency)
         registry = self.agencies
         if not policy.display_name and registry is not None:
@@ -137,7 +155,7 @@ class Dispatcher:
             names = patiently(lambda: registry.display_names(record.agency))
             policy = policy.model_copy(update={"display_name": names})
         now = self.clock.now()
-        decision = verdict(record, reminder, to_epoch(now), opted_out, policy)
+        decision = verdict(record, reminder, to_epoch(now), opted, policy, failed)
         if decision.action == "ignore":
             return "ignored"
         if decision.action == "skip":
@@ -176,6 +194,7 @@ class Dispatcher:
             change = record_permanent(err.provider, err.code, opted_out)
             self._apply(rid, change, held)
             log.warning("failed reminder=%s provider=%s code=%s", rid, err.provider, err.code)
+            self._remember_bad_address(record, reminder.channel, err.code, policy)
             return "failed"
         except Exception:
             # A bug or an unexpected SDK error: we cannot know whether the

@@ -21,8 +21,9 @@ from typing import Literal
 
 from ..clock import to_epoch
 from ..ids import split_reminder_id
+from ..policy import PolicyBook
 from ..record import DeadlineRecord, ReminderRecord
-from .sending import fall_back
+from .sending import address_failure, fall_back
 from .states import allows
 from .transitions import Applied, Effect, Transitions
 
@@ -45,8 +46,10 @@ class DeliveryReport:
 class OutcomeRecorder:
     """Records delivery reports as reminder transitions."""
 
-    def __init__(self, transitions: Transitions) -> None:
+    def __init__(self, transitions: Transitions, *, policies: PolicyBook | None = None) -> None:
         self.transitions = transitions
+        self.policies = policies
+        """For how long a bad address is remembered (no policies: it is not)."""
 
     def record(self, report: DeliveryReport) -> Applied | None:
         """Apply ``report``; None when it changes nothing (duplicate, late,
@@ -59,7 +62,8 @@ class OutcomeRecorder:
             store = self.transitions.store
             loaded = None if parts is None else store.load(parts[0])
             if loaded is not None:
-                opted_out = store.opted_out_of(loaded.phone_hash, loaded.email_hash)
+                opted, failed = store.address_state(loaded.phone_hash, loaded.email_hash)
+                opted_out = opted | failed
 
         def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
             if not allows(report.status, reminder.state):
@@ -93,4 +97,16 @@ class OutcomeRecorder:
                 report.status,
                 report.code or "-",
             )
+            if report.status == "undelivered":
+                self._remember_bad_address(applied.record, applied.reminder, report.code)
         return applied
+
+    def _remember_bad_address(
+        self, record: DeadlineRecord, reminder: ReminderRecord, code: str
+    ) -> None:
+        listed = address_failure(reminder.channel, code)
+        if listed is None or self.policies is None:
+            return
+        digest = record.phone_hash if listed == "sms" else record.email_hash
+        ttl = self.policies.for_agency(record.agency).address_failure_ttl
+        self.transitions.store.mark_address_failed(listed, digest, code, int(ttl.total_seconds()))

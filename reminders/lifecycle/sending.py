@@ -46,6 +46,23 @@ RECEIPT_SUFFIX = ":r"
 
 Action = Literal["send", "skip", "defer", "ignore"]
 OPT_OUT_LIST = {"sms": "sms", "email": "email", "calendar": "email"}
+"""The address list (opt-outs, address failures) each channel's address is on."""
+ADDRESS_FAILURES = {
+    # Twilio: not a valid number, not a mobile, cannot be routed, unknown
+    # or landline destination (delivery receipts).
+    "sms": frozenset({"21211", "21612", "21614", "30005", "30006"}),
+}
+
+
+def address_failure(channel: str, code: str) -> str | None:
+    """The address list to mark when ``code`` says the address itself is bad
+    (a hard email bounce, an invalid number), else None."""
+    listed = OPT_OUT_LIST.get(channel)
+    if listed == "email" and code.startswith("bounce"):
+        return "email"
+    if listed == "sms" and code in ADDRESS_FAILURES["sms"]:
+        return "sms"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +103,7 @@ def verdict(
     now: int,
     opted_out: frozenset[str],
     policy: Policy,
+    failed: frozenset[str] = frozenset(),
 ) -> Verdict:
     """What to do with a released reminder at ``now``."""
     if reminder.state not in WAITING:
@@ -99,6 +117,8 @@ def verdict(
     if not reachable(record, reminder.channel, opted_out):
         has = record.phone_hash if reminder.channel == "sms" else record.email_hash
         return Verdict("skip", "opted_out" if has else "no_contact")
+    if OPT_OUT_LIST[reminder.channel] in failed:
+        return Verdict("skip", "address_failed")
     if reminder.channel == "sms":
         tz = zone(record.timezone)
         at = from_epoch(now)

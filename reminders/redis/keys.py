@@ -42,6 +42,11 @@ class Keys:
         """Hash: coverage counters (see :mod:`reminders.coverage`)."""
         return f"{self.prefix}coverage"
 
+    def address_failed(self, channel: str, address_hash: str) -> str:
+        """String with a TTL: a provider reported this address invalid or
+        unreachable (the code); it is not tried again until it expires."""
+        return f"{self.prefix}addrfail:{channel}:{address_hash}"
+
     def last_sms(self, phone_hash: str) -> str:
         """String: the reminder id of the latest SMS sent to a number (by hash)."""
         return f"{self.prefix}lastsms:{phone_hash}"

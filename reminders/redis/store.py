@@ -73,6 +73,8 @@ class Snapshot:
 
     record: DeadlineRecord | None
     opted_out: frozenset[str]
+    failed: frozenset[str] = frozenset()
+    """Channels whose address a provider reported invalid or unreachable."""
 
 
 class RedisStore:
@@ -112,16 +114,35 @@ class RedisStore:
         pipe = self.client.pipeline(transaction=False)
         for tag, phone_hash, email_hash in lookups:
             pipe.get(self.keys.deadline(tag))
-            pipe.sismember(self.keys.optout("sms"), phone_hash or "-")
-            pipe.sismember(self.keys.optout("email"), email_hash or "-")
+            self._queue_address_state(pipe, phone_hash, email_hash)
         replies = pipe.execute()
         snaps: list[Snapshot] = []
-        for i in range(0, len(replies), 3):
-            raw, sms_out, email_out = replies[i : i + 3]
-            opted = frozenset(name for name, out in (("sms", sms_out), ("email", email_out)) if out)
+        for i in range(0, len(replies), 5):
+            raw = replies[i]
+            opted, failed = _address_state(replies[i + 1 : i + 5])
             record = None if raw is None else DeadlineRecord.loads(_text(raw))
-            snaps.append(Snapshot(record, opted))
+            snaps.append(Snapshot(record, opted, failed))
         return snaps
+
+    def _queue_address_state(self, pipe: Any, phone_hash: str, email_hash: str) -> None:
+        pipe.sismember(self.keys.optout("sms"), phone_hash or "-")
+        pipe.sismember(self.keys.optout("email"), email_hash or "-")
+        pipe.exists(self.keys.address_failed("sms", phone_hash or "-"))
+        pipe.exists(self.keys.address_failed("email", email_hash or "-"))
+
+    def address_state(
+        self, phone_hash: str, email_hash: str
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """(opted-out channels, channels whose address failed) of a
+        deadline's two addresses; one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        self._queue_address_state(pipe, phone_hash, email_hash)
+        return _address_state(pipe.execute())
+
+    def mark_address_failed(self, channel: str, address_hash: str, code: str, ttl_s: int) -> None:
+        """Remember that a provider reported this address invalid or unreachable."""
+        if address_hash and ttl_s > 0:
+            self.client.set(self.keys.address_failed(channel, address_hash), code, ex=ttl_s)
 
     def write_many(self, writes: Sequence[Write]) -> list[bool]:
         """Apply each write whose expected version still holds; True for those.
@@ -271,6 +292,13 @@ class RedisStore:
     def last_sms(self, phone_hash: str) -> str | None:
         raw = self.client.get(self.keys.last_sms(phone_hash))
         return None if raw is None else _text(raw)
+
+
+def _address_state(replies: Sequence[Any]) -> tuple[frozenset[str], frozenset[str]]:
+    sms_out, email_out, sms_failed, email_failed = replies
+    opted = frozenset(name for name, out in (("sms", sms_out), ("email", email_out)) if out)
+    failed = frozenset(name for name, bad in (("sms", sms_failed), ("email", email_failed)) if bad)
+    return opted, failed
 
 
 def _text(raw: bytes | str) -> str:

@@ -352,3 +352,47 @@ def test_a_lease_whose_reply_was_lost_is_recognised_and_the_reminder_sent_once(
     assert lossy.lost == 1
     assert state(service) == [("sms", "delivered", "")]
     assert rig.sends() == {rid: 1}
+
+
+def test_an_address_reported_invalid_is_not_tried_again_and_falls_back(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    # 0002: the sandbox refuses the number permanently (Twilio 21211).
+    register(
+        service,
+        channels=["sms", "email"],
+        offsets=["7d", "1d"],
+        citizen={"phone": "+15145550002"},
+    )
+    clock.set(datetime(2026, 12, 8, 22, 0, 30, tzinfo=UTC))  # 7 days before
+    rig.run_due()
+    clock.set(datetime(2026, 12, 14, 22, 0, 30, tzinfo=UTC))  # 1 day before
+    rig.run_due()
+
+    rows = state(service)
+    assert rows[0] == ("sms", "failed", "21211")  # the first offset found out
+    assert ("sms", "skipped", "address_failed") in rows  # the second did not try it again
+    assert [r for r in rows if r[0] == "email"] == [("email", "delivered", "")] * 2
+    # Another deadline for the same number does not plan on it either.
+    service.register(Deadline.model_validate(deadline_data(
+        ref="other", channels=["sms", "email"], offsets=["1d"], citizen={"phone": "+15145550002"},
+        due="2026-12-20T17:00:00-05:00",
+    )))  # fmt: skip
+    assert [r.channel for r in service.get("saaq", "other").reminders] == ["email"]
+
+
+def test_an_address_a_receipt_calls_unreachable_is_not_tried_again(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    # 0004: the sandbox accepts, then reports undelivered (Twilio 30005).
+    register(service, channels=["sms", "email"], offsets=["7d", "1d"],
+             citizen={"phone": "+15145550004"})  # fmt: skip
+    clock.set(datetime(2026, 12, 8, 22, 0, 30, tzinfo=UTC))
+    rig.run_due()
+    clock.set(datetime(2026, 12, 14, 22, 0, 30, tzinfo=UTC))
+    rig.run_due()
+
+    rows = state(service)
+    assert rows[0] == ("sms", "undelivered", "30005")
+    assert ("sms", "skipped", "address_failed") in rows
+    assert rows.count(("email", "delivered", "")) == 2
