@@ -198,7 +198,7 @@ def run_demo(
         summary.add_row("dashboard as a file", str(report_file.resolve()))
         console.print(summary)
         console.print(
-            "Live dashboard: set REMINDERS_STAFF_TOKEN, run `reminders web`, "
+            "Live dashboard: `reminders staff add all`, run `reminders web`, "
             "open http://127.0.0.1:8000/dashboard"
         )
         return DemoResult(
