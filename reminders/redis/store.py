@@ -214,14 +214,6 @@ class RedisStore:
         changed, _ = pipe.execute()
         return bool(changed)
 
-    def opted_out_of(self, phone_hash: str, email_hash: str) -> frozenset[str]:
-        """Which of the two addresses' channels are opted out; one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.sismember(self.keys.optout("sms"), phone_hash or "-")
-        pipe.sismember(self.keys.optout("email"), email_hash or "-")
-        sms_out, email_out = pipe.execute()
-        return frozenset(name for name, out in (("sms", sms_out), ("email", email_out)) if out)
-
     def is_opted_out(self, channel: str, address_hash: str) -> bool:
         return bool(self.client.sismember(self.keys.optout(channel), address_hash))
 
