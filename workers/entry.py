@@ -1,18 +1,25 @@
 """The module Dramatiq's CLI imports in each worker process.
 
-``reminders worker`` runs ``dramatiq workers.entry:broker``; this module is
-that process's composition root, so it builds the worker from settings
-(``REMINDERS_*`` variables) when imported, and nowhere else does.
+``reminders worker`` runs ``dramatiq workers.entry:broker``; Dramatiq needs a
+``broker`` attribute when it imports this module, so this is the one place a
+worker process is built at import, by :func:`worker_from_env`, and nowhere
+else.
 """
 
 from __future__ import annotations
 
-from reminders.logs import configure_logging
-from reminders.settings import Settings
+from .app import Worker, build_worker
 
-from .app import build_worker
 
-settings = Settings()
-configure_logging(settings.log_format, settings.log_level)
-worker = build_worker(settings)
+def worker_from_env() -> Worker:
+    """Logging and the worker, from ``REMINDERS_*`` variables (and ``.env``)."""
+    from reminders.logs import configure_logging
+    from reminders.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return build_worker(settings)
+
+
+worker = worker_from_env()
 broker = worker.broker
