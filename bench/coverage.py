@@ -83,7 +83,7 @@ def main() -> None:
         big_core = service("big:")
         big = big_core.service
         fields = simulated_fields(args.deadlines)
-        big_core.store.replace_coverage(fields)
+        big_core.store.replace_coverage(0, fields)
         report = big.coverage()
         assert report.in_scope + report.withdrawn == args.deadlines
         simulated = {

@@ -131,7 +131,7 @@ def release_rate(url: str, count: int) -> float:
     past = int(time.time()) - 10
     for start in range(0, count, 10_000):
         members = {f"{secrets.token_hex(10)}-{i}": past for i in range(start, start + 10_000)}
-        client.zadd(keys.schedule, members)
+        client.zadd(keys.schedule(0), members)
     scheduler = build_scheduler(settings, client=client)
     started = time.perf_counter()
     released = 0
@@ -197,7 +197,7 @@ def lateness(
     client: redis.Redis, settings: Settings, first: datetime, per_s: float, count: int
 ) -> dict[str, float]:
     """Acceptance time (the sandbox's log) minus planned time, per reminder."""
-    raw = client.hgetall(f"{settings.key_prefix}sandbox:first_ms")
+    raw = client.hgetall(Keys(settings.key_prefix).sandbox_first_ms)
     accepted = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
     late_ms = []
     for i in range(count):
@@ -291,6 +291,68 @@ def hold_dramatiq_delay(url: str, count: int) -> dict[str, float]:
     }
 
 
+_NOOP_WORKER = """
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+broker = RedisBroker(url=URL, namespace=NAMESPACE)
+dramatiq.set_broker(broker)
+@dramatiq.actor(actor_name="dispatch", queue_name="reminders", broker=broker)
+def dispatch(member):
+    pass
+"""
+
+
+def dramatiq_reference(url: str, count: int) -> dict[str, float]:
+    """Dramatiq itself on the same machine and Redis: the rate at which the
+    broker's own enqueue script, pipelined, enqueues ``count`` one-member
+    messages (the reference of our release rate), and the rate at which a
+    no-op actor drains them with the same workers as ours (2 processes of 8
+    threads: the reference of our dispatch rate), with its Redis commands
+    per message."""
+    from workers.broker import build_broker, enqueue_many
+
+    prefix = f"n{secrets.token_hex(3)}:"
+    settings = settings_from(env_for(url, prefix))
+    broker = build_broker(settings)
+    client = redis.Redis.from_url(url)
+    module = ROOT / "bench" / "_noop_worker.py"
+    module.write_text(
+        _NOOP_WORKER.replace("URL", repr(url)).replace("NAMESPACE", repr(broker.namespace))
+    )
+    members = [f"{secrets.token_hex(10)}-{i}" for i in range(count)]
+    try:
+        started = time.perf_counter()
+        for start in range(0, count, 5000):
+            enqueue_many(broker, client, members[start : start + 5000])
+        enqueue_rate = count / (time.perf_counter() - started)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "bench._noop_worker:broker", "--processes", "2",
+             "--threads", "8", "--skip-logging"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        # The workers' boot is not timed: the drain is, from the first ack.
+        msgs = f"{broker.namespace}:reminders.msgs"
+        while client.hlen(msgs) == count:
+            time.sleep(0.005)
+        before = commands(client)
+        started, left = time.perf_counter(), client.hlen(msgs)
+        while client.hlen(msgs) > 0:
+            time.sleep(0.005)
+        drain_rate = left / (time.perf_counter() - started)
+        spent = commands(client) - before
+        proc.terminate()
+        proc.wait(timeout=60)
+    finally:
+        module.unlink(missing_ok=True)
+        broker.close()
+        client.close()
+    return {
+        "dramatiq_enqueue_per_s": round(enqueue_rate),
+        "dramatiq_noop_drain_per_s": round(drain_rate),
+        "dramatiq_noop_commands_per_message": round(spent / max(left, 1), 1),
+    }
+
+
 def _noop() -> None:
     """The job APScheduler would run."""
 
@@ -325,22 +387,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--release", type=int, default=100_000)
     parser.add_argument("--dispatch", type=int, default=10_000)
-    parser.add_argument("--hold", type=int, default=100_000)
+    parser.add_argument("--hold", type=int, default=100_000, help="0: skip holding")
     args = parser.parse_args()
     with RedisServer() as server:
         url = server.url
-        figures: dict[str, float] = {"release_per_s": round(release_rate(url, args.release))}
+        figures: dict[str, float] = dramatiq_reference(url, args.dispatch)
+        figures["release_per_s"] = round(release_rate(url, args.release))
         figures.update(dispatch_run(url, args.dispatch, None))
+        figures["release_over_dramatiq_enqueue"] = round(
+            figures["release_per_s"] / figures["dramatiq_enqueue_per_s"], 2
+        )
+        figures["dispatch_over_dramatiq_noop"] = round(
+            figures["dispatch_per_s"] / figures["dramatiq_noop_drain_per_s"], 2
+        )
         figures.update({f"paced_{k}": v for k, v in dispatch_run(url, 5000, 500.0).items()})
-        figures.update(hold_ours(url, args.hold))
-        figures.update(hold_dramatiq_delay(url, args.hold))
-        figures.update(hold_apscheduler(url, args.hold))
-    figures["worker_rss_growth_ratio_delay_over_ours"] = round(
-        figures["delay_worker_rss_growth_mb"] / max(figures["ours_worker_rss_growth_mb"], 0.1), 1
-    )
-    figures["redis_memory_ratio_delay_over_ours"] = round(
-        figures["delay_redis_bytes_per_reminder"] / figures["ours_redis_bytes_per_reminder"], 2
-    )
+        if args.hold:
+            figures.update(hold_ours(url, args.hold))
+            figures.update(hold_dramatiq_delay(url, args.hold))
+            figures.update(hold_apscheduler(url, args.hold))
+    if args.hold:
+        figures["worker_rss_growth_ratio_delay_over_ours"] = round(
+            figures["delay_worker_rss_growth_mb"] / max(figures["ours_worker_rss_growth_mb"], 0.1),
+            1,
+        )
+        figures["redis_memory_ratio_delay_over_ours"] = round(
+            figures["delay_redis_bytes_per_reminder"] / figures["ours_redis_bytes_per_reminder"], 2
+        )
     print(json.dumps(figures, indent=2))
 
 

@@ -132,19 +132,19 @@ def main() -> None:
             service.register_many(batch)
         after = used_memory(client)
         keys = Keys(service_prefix)
-        sample = client.scan_iter(match=f"{keys.prefix}d:*", count=10)
+        sample = client.scan_iter(match=keys.deadline_pattern(0), count=10)
         doc_key = next(iter(sample))
         figures["deadlines_for_memory"] = args.deadlines
         figures["redis_bytes_per_deadline"] = round((after - before) / args.deadlines)
         figures["bytes_per_deadline_document"] = client.memory_usage(doc_key, samples=0)
         figures["bytes_per_deadline_schedule"] = round(
-            int(client.memory_usage(keys.schedule, samples=0) or 0) / args.deadlines
+            int(client.memory_usage(keys.schedule(0), samples=0) or 0) / args.deadlines
         )
         figures["bytes_per_deadline_audit"] = round(
-            int(client.memory_usage(keys.audit, samples=0) or 0) / args.deadlines
+            int(client.memory_usage(keys.audit(0), samples=0) or 0) / args.deadlines
         )
         figures["reminders_per_deadline"] = round(
-            int(client.zcard(keys.schedule)) / args.deadlines, 2
+            int(client.zcard(keys.schedule(0))) / args.deadlines, 2
         )
         info = client.info("server")
         figures["redis_version"] = info["redis_version"]

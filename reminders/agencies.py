@@ -29,6 +29,7 @@ from .clock import Clock, from_epoch, to_epoch
 from .errors import InvalidRequest, NotFound
 from .models import AGENCY_PATTERN, has_control_chars
 from .redis.keys import Keys
+from .redis.streams import ensure_group
 from .vault import ContactVault
 
 _SLUG = re.compile(AGENCY_PATTERN)
@@ -239,13 +240,9 @@ class AgencyRegistry:
         pipe.hset(self.keys.agency(slug), mapping={"cb_url": url, "cb_secret": sealed})
         pipe.zadd(self.keys.agencies_with_callback, {slug: since_ms}, nx=True)
         pipe.execute()
-        # The relay reads the audit stream from here on, even before any
+        # The relay reads the audit streams from here on, even before any
         # scheduler has started: no event after this call is missed.
-        try:
-            self.client.xgroup_create(self.keys.audit, CALLBACK_GROUP, id="$", mkstream=True)
-        except redis.ResponseError as err:
-            if "BUSYGROUP" not in str(err):
-                raise
+        ensure_group(self.client, self.keys.audits, CALLBACK_GROUP)
         return secret
 
     def with_callback(self) -> dict[str, int]:

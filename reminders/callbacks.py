@@ -1,15 +1,16 @@
 """Status callbacks: what happened to an agency's reminders, told to the agency.
 
-Every transition already appends to the audit stream in the same atomic step
-as the document (the store's compare-and-set), so the stream is the outbox:
-nothing that happened can be missing from it. A relay (each scheduler runs
-one step of it between releases) reads the stream through a consumer group,
+Every transition already appends to its shard's audit stream in the same
+atomic step as the document (the store's compare-and-set), so the streams are
+the outbox: nothing that happened can be missing from them. A relay (each
+scheduler runs one step of it between releases) reads every shard's stream
+through a consumer group,
 keeps the events agencies are told about, stores each event's payload under
 its id and hands the id to the workers, who POST it to the agency's callback
 URL, signed as the Standard Webhooks specification says, retrying for at
 least ``REMINDERS_CALLBACK_GIVE_UP_S``.
 
-An event's id is ``evt_`` and its audit entry's id: the same event always has
+An event's id is ``evt_``, its shard and its audit entry's id: the same event always has
 the same ``webhook-id``, however often it is relayed or retried, so an
 agency de-duplicates on it. Payloads carry no personal data: the agency's
 own ref, the reminder id, channel, state and reason.
@@ -35,6 +36,7 @@ from .clock import Clock, from_epoch, to_epoch
 from .ids import reminder_id
 from .redis.keys import Keys
 from .redis.store import RedisStore
+from .redis.streams import ensure_group
 
 log = logging.getLogger("reminders.callbacks")
 
@@ -69,6 +71,12 @@ class Entry:
     detail: str
     at: int
     agency: str
+    shard: int = 0
+
+    @property
+    def webhook_id(self) -> str:
+        """The event's id: the same however often it is relayed."""
+        return f"evt_{self.shard}_{self.stream_id}"
 
     @property
     def millis(self) -> int:
@@ -130,26 +138,39 @@ class Relay:
         self._group_ready = False
 
     def step(self) -> int:
-        """Relay one batch (entries of a dead relay first); how many events
-        went to the workers. Nothing is read while no agency has a callback."""
+        """Relay one batch from each shard (entries of a dead relay first);
+        how many events went to the workers. Nothing is read while no agency
+        has a callback."""
         told = self.agencies.with_callback()
         if not told:
             return 0
         self._ensure_group()
-        stream = self.keys.audit
-        claimed: Any = self.client.xautoclaim(
-            stream, GROUP, self.consumer, self.claim_idle_ms, "0-0", count=self.batch
-        )
-        entries = list(claimed[1]) if claimed else []
-        if not entries:
-            fresh: Any = self.client.xreadgroup(
-                GROUP, self.consumer, {stream: ">"}, count=self.batch
+        streams = self.keys.audits
+        pipe = self.client.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xautoclaim(
+                stream, GROUP, self.consumer, self.claim_idle_ms, "0-0", count=self.batch
             )
-            entries = list(fresh[0][1]) if fresh else []
-        if not entries:
+        claimed: list[Any] = pipe.execute()
+        found: dict[int, list[Any]] = {
+            shard: list(reply[1]) for shard, reply in enumerate(claimed) if reply and reply[1]
+        }
+        quiet = [shard for shard in range(len(streams)) if shard not in found]
+        if quiet:
+            pipe = self.client.pipeline(transaction=False)
+            for shard in quiet:
+                pipe.xreadgroup(GROUP, self.consumer, {streams[shard]: ">"}, count=self.batch)
+            for shard, fresh in zip(quiet, pipe.execute(), strict=True):
+                if fresh and fresh[0][1]:
+                    found[shard] = list(fresh[0][1])
+        if not found:
             return 0
-        found = [_entry(stream_id, fields) for stream_id, fields in entries if fields]
-        return self._relay(found, told)
+        entries = [
+            _entry(stream_id, fields, shard)
+            for shard, pairs in found.items()
+            for stream_id, fields in pairs
+        ]
+        return self._relay(entries, told)
 
     def _relay(self, entries: list[Entry], told: Mapping[str, int]) -> int:
         # Only events of agencies told, from when their callback was set.
@@ -170,7 +191,7 @@ class Relay:
             if record is None:
                 continue
             agency = record.agency
-            webhook_id = f"evt_{entry.stream_id}"
+            webhook_id = entry.webhook_id
             body: dict[str, Any] = {
                 "agency": agency,
                 "body": payload(entry, agency, record.ref, record),
@@ -183,25 +204,27 @@ class Relay:
             self.enqueue(ids)
         # Acknowledged only once handed over: a crash before this relays
         # them again, with the same ids.
-        self.client.xack(self.keys.audit, GROUP, *[e.stream_id for e in entries])
+        by_shard: dict[int, list[str]] = {}
+        for entry in entries:
+            by_shard.setdefault(entry.shard, []).append(entry.stream_id)
+        pipe = self.client.pipeline(transaction=False)
+        for shard, stream_ids in by_shard.items():
+            pipe.xack(self.keys.audit(shard), GROUP, *stream_ids)
+        pipe.execute()
         if ids:
             log.info("callbacks relayed=%d", len(ids))
         return len(ids)
 
     def _ensure_group(self) -> None:
-        if self._group_ready:
-            return
-        try:
-            # From now on: events before the group existed are not replayed.
-            self.client.xgroup_create(self.keys.audit, GROUP, id="$", mkstream=True)
-        except redis.ResponseError as err:
-            if "BUSYGROUP" not in str(err):
-                raise
-        self._group_ready = True
+        if not self._group_ready:
+            ensure_group(self.client, self.keys.audits, GROUP)
+            self._group_ready = True
 
 
-def _entry(stream_id: bytes | str, fields: Mapping[bytes | str, bytes | str]) -> Entry:
-    text = {_text(k): _text(v) for k, v in fields.items()}
+def _entry(
+    stream_id: bytes | str, fields: Mapping[bytes | str, bytes | str] | None, shard: int
+) -> Entry:
+    text = {_text(k): _text(v) for k, v in (fields or {}).items()}
     return Entry(
         stream_id=_text(stream_id),
         event=text.get("e", ""),
@@ -209,6 +232,7 @@ def _entry(stream_id: bytes | str, fields: Mapping[bytes | str, bytes | str]) ->
         detail=text.get("x", ""),
         at=int(text.get("at", "0") or 0),
         agency=text.get("a", ""),
+        shard=shard,
     )
 
 

@@ -289,7 +289,12 @@ def scheduler() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    releaser.run()
+    try:
+        releaser.run()
+    except ConfigurationError as err:
+        # Set up wrong (a cluster node without REMINDERS_REDIS_CLUSTER, ...):
+        # retrying cannot help, so one line and a non-zero exit.
+        raise _fail(str(err)) from None
 
 
 @app.command()

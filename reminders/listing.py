@@ -68,25 +68,17 @@ def page(
     slack = int(ZONE_SLACK.total_seconds())
     low: int | str = "-inf" if due_from is None else _day_start(due_from) - slack
     high: int | str = "+inf" if due_to is None else _day_start(due_to + timedelta(days=1)) + slack
-    after: tuple[int, str] | None = None
-    if cursor:
-        after = decode_cursor(cursor)
-        low = after[0]
+    after: tuple[int, str] | None = decode_cursor(cursor) if cursor else None
     found: list[DeadlineView] = []
     scanned = 0
-    offset = 0
     last: tuple[int, str] | None = None
     while len(found) < limit and scanned < limit * MAX_SCAN_FACTOR:
-        entries = store.due_index(agency, low, high, offset, limit)
+        entries = store.due_index(agency, low, high, last or after, limit)
         if not entries:
             return Page(deadlines=found, next_cursor=None)
-        offset += len(entries)
-        fresh = [
-            (tag, due) for tag, due in entries if after is None or (due, tag) > (after[0], after[1])
-        ]
         scanned += len(entries)
-        records = store.load_many([tag for tag, _ in fresh])
-        for (tag, due), record in zip(fresh, records, strict=True):
+        records = store.load_many([tag for tag, _ in entries])
+        for (tag, due), record in zip(entries, records, strict=True):
             last = (due, tag)
             if record is None or record.agency != agency:
                 continue

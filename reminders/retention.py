@@ -19,9 +19,11 @@ The coverage outcome of a scrubbed document is the one it had, so the
 counters do not move and a recount still agrees. Opt-outs stay: they are the
 citizen's own request, kept by hash only.
 
-The sweep walks the deadline keys with SCAN in small steps whose cursor is
-kept in Redis, so any scheduler carries on where another stopped; a short
-lock keeps one sweeper at a time. ``reminders purge`` runs a whole pass.
+The sweep walks the deadlines shard by shard and agency by agency, through
+the due indexes, in small steps whose cursor (shard, agency, rank) is kept in
+Redis, so any scheduler carries on where another stopped; a short lock keeps
+one sweeper at a time. ``reminders purge`` runs a whole pass. (Ranks move
+when deadlines are added: a deadline passed over is met on the next pass.)
 """
 
 from __future__ import annotations
@@ -85,6 +87,27 @@ def scrub(record: DeadlineRecord, now: int) -> None:
     record.purged = now
 
 
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a pass of the sweep stands: a shard, an agency, a rank in that
+    shard's part of the agency's due index."""
+
+    shard: int = 0
+    agency: str = ""
+    rank: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.shard}:{self.agency}:{self.rank}"
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        """The cursor ``str`` gave (a fresh one for "" or anything else)."""
+        parts = text.split(":")
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[2].isdigit():
+            return cls()
+        return cls(int(parts[0]), parts[1], int(parts[2]))
+
+
 class Retention:
     """Purges what retention allows, in steps or in whole passes."""
 
@@ -104,17 +127,18 @@ class Retention:
         self.lock_s = lock_s
 
     def step(self) -> SweepResult:
-        """One step of the shared sweep: up to about ``batch`` keys from the
+        """One step of the shared sweep: up to ``batch`` deadlines from the
         stored cursor. Nothing when another process is sweeping."""
         lock = self.store.retention_lock(self.lock_s)
         if not lock.acquire():
             return SweepResult()
         try:
-            cursor = self.store.retention_cursor()
-            following, records = self.store.scan_records(cursor, self.batch)
+            cursor = Cursor.parse(self.store.retention_cursor())
+            records, following = self._read(cursor)
             result = self._purge(records, dry_run=False)
-            self.store.set_retention_cursor(following)
-            return SweepResult(result.scanned, result.purged, result.held, following == 0)
+            self.store.set_retention_cursor(str(following))
+            done = following == Cursor()
+            return SweepResult(result.scanned, result.purged, result.held, done)
         finally:
             # LockError: it expired meanwhile (a very slow step); nothing to undo.
             with contextlib.suppress(LockError):
@@ -124,12 +148,35 @@ class Retention:
         """A whole pass over every deadline now (``reminders purge``);
         ``dry_run`` counts what would go and writes nothing."""
         total = SweepResult()
-        cursor = 0
+        cursor = Cursor()
         while True:
-            cursor, records = self.store.scan_records(cursor, self.batch)
+            records, cursor = self._read(cursor)
             total = total + self._purge(records, dry_run=dry_run)
-            if cursor == 0:
+            if cursor == Cursor():
                 return SweepResult(total.scanned, total.purged, total.held, True)
+
+    def _read(self, cursor: Cursor) -> tuple[list[DeadlineRecord], Cursor]:
+        """Up to ``batch`` deadlines from ``cursor``, and where to go on
+        (``Cursor()`` once the pass is complete)."""
+        agencies = self.store.agency_slugs()
+        shards = self.store.keys.shards
+        shard, rank = cursor.shard, cursor.rank
+        # The agency the cursor names, or the next one (it may be gone).
+        index = next((i for i, a in enumerate(agencies) if a >= cursor.agency), len(agencies))
+        if index < len(agencies) and agencies[index] != cursor.agency:
+            rank = 0
+        while shard < shards:
+            if index >= len(agencies):
+                shard, index, rank = shard + 1, 0, 0
+                continue
+            tags = self.store.index_slice(shard, agencies[index], rank, self.batch)
+            if not tags:
+                index, rank = index + 1, 0
+                continue
+            records = [r for r in self.store.load_many(tags) if r is not None]
+            following = Cursor(shard, agencies[index], rank + len(tags))
+            return records, following
+        return [], Cursor()
 
     def _purge(self, records: list[DeadlineRecord], *, dry_run: bool) -> SweepResult:
         now = to_epoch(self.clock.now())

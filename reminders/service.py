@@ -10,6 +10,7 @@ Build it with :func:`reminders.connect`.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -246,16 +247,20 @@ class ReminderService:
     def recount(self, *, fix: bool = False) -> dict[str, tuple[int, int]]:
         """Rebuild the counters from the documents; returns every field where
         they differ as (counter, recount). ``fix`` writes the recount."""
-        counted = coverage.recount(self._store.all_records())
-        kept = self._store.coverage_fields()
-        differences = {
-            name: (kept.get(name, 0), counted.get(name, 0))
-            for name in sorted(set(kept) | set(counted))
-            if kept.get(name, 0) != counted.get(name, 0)
+        store = self._store
+        counted_total: Counter[str] = Counter()
+        kept_total: Counter[str] = Counter()
+        for shard, kept in enumerate(store.coverage_by_shard()):
+            counted = coverage.recount(store.shard_records(shard))
+            counted_total.update(counted)
+            kept_total.update(kept)
+            if fix and +counted != +Counter(kept):
+                store.replace_coverage(shard, {k: v for k, v in counted.items() if v})
+        return {
+            name: (kept_total[name], counted_total[name])
+            for name in sorted(set(kept_total) | set(counted_total))
+            if kept_total[name] != counted_total[name]
         }
-        if fix and differences:
-            self._store.replace_coverage({k: v for k, v in counted.items() if v})
-        return differences
 
     # -- retention --------------------------------------------------------
 

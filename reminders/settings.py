@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .errors import ConfigurationError
+
 
 class Settings(BaseSettings):
     """Everything an operator can set. Secrets are ``SecretStr``."""
@@ -21,6 +23,15 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    """The data's Redis: one server, or any node of a Redis Cluster."""
+    redis_cluster: bool = False
+    """``REMINDERS_REDIS_URL`` is a node of a Redis (or Valkey) Cluster."""
+    broker_url: str | None = None
+    """The plain Redis of Dramatiq's queues (its broker does not support
+    Cluster); default ``REMINDERS_REDIS_URL`` when that is not a cluster."""
+    shards: int | None = Field(default=None, ge=1, le=1024)
+    """Shards of the data, fixed when a deployment is created (default 1 on
+    one Redis, 64 on a cluster)."""
     key_prefix: str = Field(default="rem:", pattern=r"^[A-Za-z0-9:_.-]{0,32}$")
     provider: Literal["sandbox", "live"] = "sandbox"
 
@@ -48,6 +59,9 @@ class Settings(BaseSettings):
 
     scheduler_batch: int = Field(default=1000, ge=1, le=10_000)
     """Reminders claimed per scheduler step."""
+    members_per_message: int = Field(default=16, ge=1, le=500)
+    """Due reminders one Dramatiq message carries; the worker sends them
+    concurrently, each its own exactly-once state machine."""
     scheduler_poll_s: float = Field(default=1.0, gt=0, le=60)
     """Longest sleep of an idle scheduler (it wakes sooner for the next due one)."""
     retention_sweep_s: float = Field(default=10.0, ge=0)
@@ -129,12 +143,30 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "broker_url")
     @classmethod
-    def _redis_url(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    def shard_count(self) -> int:
+        """How many shards the data has (``REMINDERS_SHARDS`` or the default)."""
+        if self.shards is not None:
+            return self.shards
+        return 64 if self.redis_cluster else 1
+
+    def broker_redis_url(self) -> str:
+        """The URL of the broker's plain Redis; a cluster without
+        ``REMINDERS_BROKER_URL`` is a configuration error."""
+        if self.broker_url is not None:
+            return self.broker_url
+        if self.redis_cluster:
+            raise ConfigurationError(
+                "REMINDERS_REDIS_CLUSTER=true needs REMINDERS_BROKER_URL: a plain "
+                "Redis for the queues (Dramatiq's broker does not support Cluster)"
+            )
+        return self.redis_url
 
     def encryption_key_list(self) -> list[str]:
         if self.encryption_keys is None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
+from redis.exceptions import RedisClusterException
 
 from .agencies import AgencyRegistry
 from .clock import Clock, SystemClock
@@ -23,10 +25,11 @@ from .lifecycle.transitions import Transitions
 from .links import Links
 from .policy import PolicyBook, load_policies
 from .redis.claims import Claims
+from .redis.errors import misconfiguration
 from .redis.keys import Keys
 from .redis.limits import Limits
 from .redis.schedule import Schedule
-from .redis.store import RedisStore
+from .redis.store import RedisStore, close_client, is_cluster
 from .retention import Retention
 from .service import ReminderService
 from .settings import Settings
@@ -34,15 +37,61 @@ from .vault import ContactVault
 
 
 def redis_client(settings: Settings) -> redis.Redis:
-    """A Redis client for ``settings.redis_url`` with the timeouts every
-    process uses."""
-    return redis.Redis.from_url(
-        settings.redis_url,
-        socket_timeout=10,
-        socket_connect_timeout=5,
-        health_check_interval=30,
-        retry_on_timeout=True,
-    )
+    """A client of the data's Redis with the timeouts every process uses: a
+    ``RedisCluster`` when ``REMINDERS_REDIS_CLUSTER`` is set (it follows
+    MOVED and ASK, and retries CLUSTERDOWN, as redis-py intends)."""
+    if not settings.redis_cluster:
+        return redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+            retry_on_timeout=True,
+        )
+    try:
+        cluster: Any = redis.RedisCluster.from_url(
+            settings.redis_url,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+        )
+    except RedisClusterException as err:
+        problem = misconfiguration(err)
+        where = _where(settings.redis_url)
+        raise ConfigurationError(problem or f"no Redis Cluster answers at {where}") from err
+    # A RedisCluster has the commands of a Redis client: typed as one here.
+    client: redis.Redis = cluster
+    return client
+
+
+def _where(url: str) -> str:
+    """host:port of a URL (never its password)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 6379}"
+
+
+def check_layout(client: redis.Redis, settings: Settings, keys: Keys) -> None:
+    """ConfigurationError when the data's Redis does not match the settings:
+    a cluster node without ``REMINDERS_REDIS_CLUSTER``, or data created with
+    another number of shards. Records the number of shards on first use. A
+    Redis that does not answer is left for the caller's retries."""
+    try:
+        if not is_cluster(client):
+            info: Any = client.info("cluster")
+            if int(info.get("cluster_enabled", 0)):
+                raise ConfigurationError(
+                    f"REMINDERS_REDIS_URL ({_where(settings.redis_url)}) is a node of a "
+                    "Redis Cluster: set REMINDERS_REDIS_CLUSTER=true"
+                )
+        client.set(keys.layout, keys.shards, nx=True)
+        raw: Any = client.get(keys.layout)
+    except (redis.ConnectionError, redis.TimeoutError):
+        return
+    if raw is not None and int(raw) != keys.shards:
+        raise ConfigurationError(
+            f"the data was created with {int(raw)} shard(s) and REMINDERS_SHARDS gives "
+            f"{keys.shards}: the layout is fixed at creation, set REMINDERS_SHARDS={int(raw)}"
+        )
 
 
 def signed_links(settings: Settings) -> Links:
@@ -107,7 +156,7 @@ class Core:
         return Retention(self.store, self.policies, self.clock, batch=steps)
 
     def close(self) -> None:
-        self.client.close()
+        close_client(self.client)
 
 
 def build_core(
@@ -124,10 +173,17 @@ def build_core(
     ``REMINDERS_SIGNING_KEY`` too)."""
     require_secrets(settings, signing=signing)
     vault = contact_vault(settings)
+    own_client = client is None
     client = client or redis_client(settings)
     clock = clock or SystemClock()
     policies = policies or load_policies(settings.policy_file)
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.key_prefix, settings.shard_count())
+    try:
+        check_layout(client, settings, keys)
+    except ConfigurationError:
+        if own_client:
+            close_client(client)
+        raise
     store = RedisStore(client, keys, audit_maxlen=settings.audit_maxlen)
     transitions = Transitions(store, clock)
     agencies = AgencyRegistry(client, keys, vault, clock)

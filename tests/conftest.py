@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisServer
 from reminders import ManualClock, ReminderService
+from reminders.redis.keys import Keys
 from reminders.settings import Settings
 from reminders.wiring import Core, build_core
 from tests.fakes.providers import FakeSendGrid, FakeTwilio, Receiver
@@ -145,9 +146,10 @@ def receiver() -> Iterator[Receiver]:
 
 def prefixed_keys(client: redis.Redis, settings: Settings) -> list[bytes]:
     """Every key this test's service wrote (the agencies registered for the
-    test by :func:`register_agencies` left out)."""
-    prefix = settings.key_prefix.encode()
-    setup = {prefix + b"agencies", *(prefix + b"agency:" + slug.encode() for slug in AGENCIES)}
+    test by :func:`register_agencies`, and the layout mark, left out)."""
+    keys = Keys(settings.key_prefix, settings.shard_count())
+    names = [keys.agencies, keys.layout, *(keys.agency(slug) for slug in AGENCIES)]
+    setup = {name.encode() for name in names}
     found = client.scan_iter(match=f"{settings.key_prefix}*", count=1000)
     return sorted(name for name in found if name not in setup)
 

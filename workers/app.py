@@ -10,6 +10,7 @@ of schedule in seconds with a :class:`reminders.ManualClock`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -57,10 +58,13 @@ class Worker:
     broker: RedisBroker
     dispatcher: Dispatcher
     channels: ChannelSet
-    actor: dramatiq.Actor[[str], None]
+    actor: dramatiq.Actor[[list[str] | str], None]
     callbacks: CallbackSender
+    pool: ThreadPoolExecutor
+    """Sends the members of one message concurrently."""
 
     def close(self) -> None:
+        self.pool.shutdown(wait=True)
         self.channels.close()
         self.callbacks.close()
         self.broker.close()
@@ -99,6 +103,7 @@ def build_worker(
 ) -> Worker:
     """A dispatcher and its actor; missing settings fail here, at start-up."""
     core = build_core(settings, client=client, clock=clock, signing=True)
+    broker = broker or build_broker(settings)
     text = composer(settings)
     channels = build_channels(
         settings, clock=core.clock, client=core.client, outcomes=core.receipts.record
@@ -113,7 +118,7 @@ def build_worker(
         transitions=core.transitions,
         agencies=core.agencies,
         limiter=ProviderLimiter(
-            core.client, keys=core.keys, limits=limits(settings, channels.provider)
+            broker.client, keys=core.keys, limits=limits(settings, channels.provider)
         ),
         retry=RetryPolicy(
             base_s=settings.retry_base_s,
@@ -124,12 +129,16 @@ def build_worker(
         last_sms_ttl_s=settings.last_sms_ttl_s,
         handled=core.schedule.done,
     )
-    broker = broker or build_broker(settings)
 
-    def dispatch(member: str) -> None:
-        dispatcher.dispatch(member)
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, settings.members_per_message), thread_name_prefix="send"
+    )
 
-    actor: dramatiq.Actor[[str], None] = dramatiq.Actor(
+    def dispatch(members: list[str] | str) -> None:
+        # A message of an earlier version carries one member, as a string.
+        dispatcher.dispatch_all([members] if isinstance(members, str) else members, pool)
+
+    actor: dramatiq.Actor[[list[str] | str], None] = dramatiq.Actor(
         dispatch,
         broker=broker,
         actor_name=ACTOR,
@@ -163,7 +172,7 @@ def build_worker(
             "time_limit": 60_000,
         },
     )
-    return Worker(core, broker, dispatcher, channels, actor, sender)
+    return Worker(core, broker, dispatcher, channels, actor, sender, pool)
 
 
 def build_scheduler(
@@ -197,6 +206,7 @@ def build_scheduler(
         relay=relay,
         clock=core.clock,
         batch=settings.scheduler_batch,
+        per_message=settings.members_per_message,
         lease_s=settings.lease_s,
         poll_s=settings.scheduler_poll_s,
         redelivery_s=settings.redelivery_s,

@@ -27,14 +27,15 @@ CALLBACK_ACTOR = "callback"
 
 
 def build_broker(settings: Settings) -> RedisBroker:
-    """A Redis broker on ``settings.redis_url``, with Prometheus when asked."""
+    """A Redis broker on the broker's plain Redis (``REMINDERS_BROKER_URL``,
+    else ``REMINDERS_REDIS_URL``), with Prometheus when asked."""
     middleware = [m() for m in default_middleware]
     if settings.worker_metrics:
         from dramatiq.middleware.prometheus import Prometheus
 
         middleware.append(Prometheus())
     broker = RedisBroker(
-        url=settings.redis_url,
+        url=settings.broker_redis_url(),
         namespace=Keys(settings.key_prefix).dramatiq_namespace,
         middleware=middleware,
         socket_timeout=10,
@@ -50,11 +51,12 @@ def build_broker(settings: Settings) -> RedisBroker:
     return broker
 
 
-def dispatch_message(member: str) -> dramatiq.Message[None]:
-    """The message that asks a worker to dispatch one schedule member
-    (a reminder id, or a receipt check): nothing personal in it."""
+def dispatch_message(members: Sequence[str]) -> dramatiq.Message[None]:
+    """The message that asks a worker to dispatch schedule members (reminder
+    ids, or receipt checks), which it sends concurrently: nothing personal
+    in it."""
     return dramatiq.Message(
-        queue_name=QUEUE, actor_name=ACTOR, args=(member,), kwargs={}, options={}
+        queue_name=QUEUE, actor_name=ACTOR, args=(list(members),), kwargs={}, options={}
     )
 
 
@@ -74,8 +76,11 @@ def queue_length(broker: RedisBroker) -> int:
     return int(broker.client.llen(f"{broker.namespace}:{QUEUE}"))
 
 
-def enqueue_many(broker: RedisBroker, client: redis.Redis, members: Sequence[str]) -> None:
-    """One dispatch message per member, all in one round trip on ``client``.
+def enqueue_many(
+    broker: RedisBroker, client: redis.Redis, members: Sequence[str], per_message: int = 1
+) -> int:
+    """Dispatch messages of up to ``per_message`` members each, all in one
+    round trip on ``client`` (the broker's own Redis); how many messages.
 
     :meth:`RedisBroker.enqueue` costs a round trip per message; this runs the
     broker's own enqueue script for each message in one pipeline, with the
@@ -88,9 +93,12 @@ def enqueue_many(broker: RedisBroker, client: redis.Redis, members: Sequence[str
     pipe = client.pipeline(transaction=False)
     dispatch = broker.scripts["dispatch"]
     namespace = [broker.namespace]
+    step = max(1, per_message)
     messages = [
-        dispatch_message(member).copy(options={"redis_message_id": str(uuid.uuid4())})
-        for member in members
+        dispatch_message(members[i : i + step]).copy(
+            options={"redis_message_id": str(uuid.uuid4())}
+        )
+        for i in range(0, len(members), step)
     ]
     for message in messages:
         broker.emit_before("enqueue", message, None)
@@ -99,6 +107,7 @@ def enqueue_many(broker: RedisBroker, client: redis.Redis, members: Sequence[str
     pipe.execute()
     for message in messages:
         broker.emit_after("enqueue", message, None)
+    return len(messages)
 
 
 def _enqueue_args(broker: RedisBroker, redis_message_id: str, message: Any) -> list[Any]:

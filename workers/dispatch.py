@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import random
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, wait
 
 from channels.base import Channel
 from channels.compose import Composer, NoAddress
@@ -92,8 +93,15 @@ class Dispatcher:
         self.last_sms_ttl_s = last_sms_ttl_s
         """Called with each member once handled: releases its redelivery lease."""
 
-    def _apply(self, rid: str, change: Change, loaded: DeadlineRecord | None) -> Applied | None:
-        return patiently(lambda: self.transitions.apply(rid, change, loaded=loaded))
+    def _apply(
+        self, rid: str, change: Change, loaded: DeadlineRecord | None, member: str = ""
+    ) -> Applied | None:
+        """Apply ``change``; a ``member`` given is handled by this write (its
+        lease ends in the same step)."""
+        handled = (member,) if member else ()
+        return patiently(
+            lambda: self.transitions.apply(rid, change, loaded=loaded, handled=handled)
+        )
 
     def _take_lease(self, rid: str, record: DeadlineRecord) -> DeadlineRecord | None:
         """The document once this worker holds the ``sending`` lease, else
@@ -124,24 +132,45 @@ class Dispatcher:
         ttl_s = int(policy.address_failure_ttl.total_seconds())
         patiently(lambda: self.store.mark_address_failed(listed, digest, code, ttl_s))
 
+    def dispatch_all(self, members: Sequence[str], pool: Executor) -> list[str]:
+        """Handle the members of one message concurrently, each its own
+        state machine; what happened to each. When one raised (Redis away),
+        the others still ran and the first error is raised once all are
+        done: Dramatiq retries the message, and the members already handled
+        are no-ops the second time."""
+        if len(members) == 1:
+            return [self.dispatch(members[0])]
+        futures = [pool.submit(self.dispatch, member) for member in members]
+        wait(futures)
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                raise error
+        return [future.result() for future in futures]
+
     def dispatch(self, member: str) -> str:
         """Handle one schedule member; returns what happened (for logs and tests)."""
-        outcome = self._dispatch(member)
-        if self.handled is not None:
+        outcome, lease_ended = self._dispatch(member)
+        if self.handled is not None and not lease_ended:
             done = self.handled
             patiently(lambda: done(member))
         return outcome
 
-    def _dispatch(self, member: str) -> str:
+    def _dispatch(self, member: str) -> tuple[str, bool]:
+        """What happened, and whether the write that recorded it also ended
+        the member's lease."""
         rid, is_receipt_check = parse_member(member)
         if is_receipt_check:
-            applied = self._apply(rid, check_receipt, None)
-            return "no_receipt" if applied else "ignored"
+            applied = self._apply(rid, check_receipt, None, member)
+            return ("no_receipt", True) if applied else ("ignored", False)
         parts = split_reminder_id(rid)
-        record = None if parts is None else patiently(lambda: self.store.load(parts[0]))
-        reminder = None if record is None or parts is None else record.reminder(parts[1])
+        if parts is None:
+            return "ignored", False
+        tag = parts[0]
+        record = patiently(lambda: self.store.load(tag))
+        reminder = None if record is None else record.reminder(parts[1])
         if record is None or reminder is None:
-            return "ignored"
+            return "ignored", False
         opted, failed = patiently(
             lambda: self.store.address_state(record.phone_hash, record.email_hash)
         )
@@ -157,13 +186,13 @@ class Dispatcher:
         now = self.clock.now()
         decision = verdict(record, reminder, to_epoch(now), opted, policy, failed)
         if decision.action == "ignore":
-            return "ignored"
+            return "ignored", False
         if decision.action == "skip":
-            self._apply(rid, skip(decision.reason, opted_out), record)
-            return f"skipped:{decision.reason}"
+            ended = self._apply(rid, skip(decision.reason, opted_out), record, member)
+            return f"skipped:{decision.reason}", ended is not None
         if decision.action == "defer":
-            self._apply(rid, defer(decision.when), record)
-            return "deferred"
+            ended = self._apply(rid, defer(decision.when), record, member)
+            return "deferred", ended is not None
 
         channel = self.channels[reminder.channel]
         try:
@@ -171,42 +200,42 @@ class Dispatcher:
                 record, reminder, self.vault.open(record.contact), policy, now
             )
         except NoAddress:
-            self._apply(rid, skip("no_contact", opted_out), record)
-            return "skipped:no_contact"
+            ended = self._apply(rid, skip("no_contact", opted_out), record, member)
+            return "skipped:no_contact", ended is not None
         if self.limiter is not None:
             self.limiter.wait(reminder.channel)
         held = self._take_lease(rid, record)
         if held is None:
-            return "ignored"
+            return "ignored", False
         try:
             receipt = channel.send(message)
         except TransientChannelError as err:
             change = record_transient(err.provider, err.code, self.retry, self.rng, opted_out)
-            applied = self._apply(rid, change, held)
+            applied = self._apply(rid, change, held, member)
             state = applied.reminder.state if applied else "unknown"
             if state == "planned" and applied is not None:
                 at = applied.reminder.send_at
                 log.info("retry reminder=%s code=%s at=%d", rid, err.code, at)
-                return "retry"
+                return "retry", True
             log.warning("failed reminder=%s code=%s (no time left to retry)", rid, err.code)
-            return "failed"
+            return "failed", applied is not None
         except PermanentChannelError as err:
             change = record_permanent(err.provider, err.code, opted_out)
-            self._apply(rid, change, held)
+            ended = self._apply(rid, change, held, member)
             log.warning("failed reminder=%s provider=%s code=%s", rid, err.provider, err.code)
             self._remember_bad_address(record, reminder.channel, err.code, policy)
-            return "failed"
+            return "failed", ended is not None
         except Exception:
             # A bug or an unexpected SDK error: we cannot know whether the
             # provider took it, so the reminder stays ``sending`` (never sent
             # twice) and ends ``no_receipt`` unless a receipt comes.
             log.exception("send raised reminder=%s", rid)
-            return "unknown"
+            return "unknown", False
         change = record_sent(receipt.provider, receipt.provider_id, self.no_receipt_after_s)
         # The provider has it: this record must land, so wait out a Redis restart.
-        self._apply(rid, change, held)
+        ended = self._apply(rid, change, held, member)
         if reminder.channel == "sms":
             # So a "SNOOZE 2" reply from this number finds this reminder.
             ttl = self.last_sms_ttl_s
             patiently(lambda: self.store.note_last_sms(record.phone_hash, rid, ttl))
-        return "sent"
+        return "sent", ended is not None

@@ -5,8 +5,9 @@ One step (the schedule's operations are in :mod:`reminders.redis.schedule`):
 1. claim: one Lua script moves up to ``batch`` due members from the schedule
    into the lease set, scored by the lease's expiry, so two schedulers never
    claim the same member;
-2. enqueue: one Dramatiq message per member (payload: the member only), all
-   in one pipeline through the broker's own enqueue script;
+2. enqueue: Dramatiq messages of up to ``per_message`` members each
+   (payload: the members only), all in one pipeline through the broker's
+   own enqueue script; a worker sends a message's members concurrently;
 3. hand over: the members' leases are extended to ``redelivery_s``; the
    dispatcher removes a member from the lease set once it has handled it.
 
@@ -34,10 +35,13 @@ from dataclasses import dataclass
 
 import redis
 from dramatiq.brokers.redis import RedisBroker
+from redis.exceptions import RedisClusterException
 
 from reminders.callbacks import Relay
 from reminders.clock import Clock, to_epoch
-from reminders.redis.schedule import Schedule
+from reminders.errors import ConfigurationError
+from reminders.redis.errors import misconfiguration
+from reminders.redis.schedule import Claimed, Schedule
 from reminders.retention import Retention, SweepResult
 
 from .broker import QUEUE, enqueue_many
@@ -50,6 +54,8 @@ class Step:
     released: int
     reaped: int
     relayed: int = 0
+    more: bool = False
+    """A shard had more due than one step takes: step again at once."""
 
 
 class Scheduler:
@@ -63,6 +69,7 @@ class Scheduler:
         clock: Clock,
         relay: Relay | None = None,
         batch: int = 1000,
+        per_message: int = 1,
         lease_s: int = 60,
         poll_s: float = 1.0,
         redelivery_s: int = 600,
@@ -75,6 +82,8 @@ class Scheduler:
         self.relay = relay
         """Status callbacks: one relay step after each release."""
         self.batch = batch
+        self.per_message = per_message
+        """Members per Dramatiq message (a worker sends them concurrently)."""
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.redelivery_s = redelivery_s
@@ -85,13 +94,16 @@ class Scheduler:
         self.retention_every_s = retention_every_s
         self._last_sweep = time.monotonic()
 
-    def claim(self) -> list[str]:
+    def claim(self) -> Claimed:
+        """Due members from every shard, ``batch`` in all (spread evenly)."""
         now = to_epoch(self.clock.now())
-        return self.schedule.claim(now, self.batch, now + self.lease_s)
+        per_shard = -(-self.batch // self.schedule.keys.shards)
+        return self.schedule.claim(now, per_shard, now + self.lease_s)
 
     def enqueue(self, members: Sequence[str]) -> None:
-        """One Dramatiq message per member, in one round trip."""
-        enqueue_many(self.broker, self.schedule.client, members)
+        """Dramatiq messages of ``per_message`` members, in one round trip
+        to the broker."""
+        enqueue_many(self.broker, self.broker.client, members, self.per_message)
 
     def clear(self, members: Sequence[str]) -> None:
         """Hand the members over to the workers: the scheduler's short lease
@@ -109,12 +121,13 @@ class Scheduler:
         if time.monotonic() - self._last_reap >= min(5.0, self.lease_s / 2):
             reaped = self.reap()
             self._last_reap = time.monotonic()
-        members = self.claim()
+        claimed = self.claim()
+        members = claimed.members
         if members:
             self.enqueue(members)
             self.clear(members)
         relayed = self.relay.step() if self.relay is not None else 0
-        return Step(len(members), reaped, relayed)
+        return Step(len(members), reaped, relayed, claimed.more)
 
     def sweep(self) -> SweepResult | None:
         """A step of the retention sweep when one is due (only when idle:
@@ -159,10 +172,15 @@ class Scheduler:
                         step.reaped,
                         step.relayed,
                     )
-                if step.released < self.batch:
+                if not step.more:
                     self.sweep()
                     self.stopping.wait(self.sleep_s())
-            except redis.RedisError as err:
+            except (redis.RedisError, RedisClusterException) as err:
+                problem = misconfiguration(err)
+                if problem is not None:
+                    # Retrying cannot help: say what is wrong, once, and stop.
+                    log.error("%s; the scheduler stops", problem)
+                    raise ConfigurationError(problem) from err
                 log.warning(
                     "redis unavailable (%s); retrying in %.1fs", type(err).__name__, backoff
                 )

@@ -54,11 +54,17 @@ class Transitions:
         self.attempts = attempts
 
     def apply(
-        self, rid: str, change: Change, *, loaded: DeadlineRecord | None = None
+        self,
+        rid: str,
+        change: Change,
+        *,
+        loaded: DeadlineRecord | None = None,
+        handled: Sequence[str] = (),
     ) -> Applied | None:
         """Apply ``change`` to reminder ``rid``; None if it is unknown or the
         change declined. ``loaded`` saves the first read when the caller has
-        just read the document (a stale one only costs a retry)."""
+        just read the document (a stale one only costs a retry); the leases
+        of the schedule members ``handled`` end in the same write."""
         parts = split_reminder_id(rid)
         if parts is None:
             return None
@@ -88,6 +94,7 @@ class Transitions:
                 effect.schedule_remove,
                 [audit],
                 existing,
+                handled,
             )
             if self.store.write_many([write])[0]:
                 return Applied(record, reminder, effect)

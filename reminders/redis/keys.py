@@ -1,51 +1,118 @@
 """Redis key layout, in one place: every key name is built here.
 
-Every key of one deadline carries the same hash tag, ``{<tag>}`` (see
-:mod:`reminders.ids`), so one deadline's document is one Redis Cluster slot.
-The schedule and its lease share the ``{sched}`` tag so that the claim script
-is single-slot too.
+The data lives in ``shards`` shards (a setting fixed when the deployment is
+created, see :meth:`Keys.layout`). Each shard has a Redis Cluster hash tag
+of its own, chosen so that the shards spread evenly over the 16,384 slots,
+and everything one atomic step touches carries it: a deadline's document,
+the shard's schedule and lease set, its audit stream, its coverage counters
+and its part of each agency's due index. A deadline's shard comes from its
+tag; an address's opt-out and failure marks from the address's keyed hash.
+
+Keys outside the shards are single keys (credentials, buckets, claims), or
+share one fixed hash tag when a step writes several of them at once (the
+agency registry, a credential and its scope set, the sandbox provider).
 """
 
 from __future__ import annotations
+
+import zlib
+from functools import cache, cached_property
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+
+MAX_SHARDS = 1024
+
+
+@cache
+def shard_tags(shards: int) -> tuple[str, ...]:
+    """The hash tag of each shard: shard ``n``'s tag hashes to a slot in the
+    ``n``-th of ``shards`` equal ranges, so a cluster whose masters hold
+    equal slot ranges holds equal numbers of shards."""
+    if not 1 <= shards <= MAX_SHARDS:
+        raise ValueError(f"shards must be from 1 to {MAX_SHARDS}")
+    tags: list[str] = []
+    for n in range(shards):
+        low = n * REDIS_CLUSTER_HASH_SLOTS // shards
+        high = (n + 1) * REDIS_CLUSTER_HASH_SLOTS // shards
+        i = 0
+        while True:
+            candidate = f"{n}" if i == 0 else f"{n}.{i}"
+            if low <= key_slot(candidate.encode()) < high:
+                break
+            i += 1
+        tags.append(candidate)
+    return tuple(tags)
 
 
 class Keys:
     """Builds every key under one prefix."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, shards: int = 1) -> None:
         self.prefix = prefix
+        self.shards = shards
+        self.tags = shard_tags(shards)
+
+    # -- shards -----------------------------------------------------------
+
+    def shard_of(self, tag: str) -> int:
+        """The shard of a deadline, from its tag (hex digits)."""
+        return int(tag[:8], 16) % self.shards
+
+    def address_shard(self, address_hash: str) -> int:
+        """The shard of an address's opt-outs and failure marks."""
+        return zlib.crc32(address_hash.encode()) % self.shards
+
+    def _in(self, shard: int) -> str:
+        return f"{self.prefix}{{{self.tags[shard]}}}"
+
+    @property
+    def layout(self) -> str:
+        """String: the number of shards the data was created with."""
+        return f"{self.prefix}layout"
 
     def deadline(self, tag: str) -> str:
-        return f"{self.prefix}d:{{{tag}}}"
+        """String: a deadline's document (JSON)."""
+        return f"{self._in(self.shard_of(tag))}:d:{tag}"
 
-    @property
-    def schedule(self) -> str:
-        """Sorted set: reminder id scored by send time (epoch seconds)."""
-        return f"{self.prefix}{{sched}}:due"
+    def deadline_pattern(self, shard: int) -> str:
+        """SCAN pattern of one shard's deadline documents."""
+        return f"{self._in(shard)}:d:*"
 
-    @property
-    def lease(self) -> str:
-        """Sorted set: claimed reminder ids scored by lease expiry."""
-        return f"{self.prefix}{{sched}}:lease"
+    def schedule(self, shard: int) -> str:
+        """Sorted set: a shard's reminder ids scored by send time (epoch s)."""
+        return f"{self._in(shard)}:due"
 
-    @property
-    def audit(self) -> str:
-        """Stream of every transition."""
-        return f"{self.prefix}audit"
+    def lease(self, shard: int) -> str:
+        """Sorted set: a shard's claimed reminder ids scored by lease expiry (epoch s)."""
+        return f"{self._in(shard)}:lease"
 
-    def optout(self, channel: str) -> str:
-        """Set of keyed hashes of opted-out addresses for ``channel``."""
-        return f"{self.prefix}optout:{channel}"
+    @cached_property
+    def schedules(self) -> tuple[tuple[str, str], ...]:
+        """(schedule, lease set) of every shard, by shard."""
+        return tuple((self.schedule(n), self.lease(n)) for n in range(self.shards))
 
-    @property
-    def coverage(self) -> str:
-        """Hash: coverage counters (see :mod:`reminders.coverage`)."""
-        return f"{self.prefix}coverage"
+    def audit(self, shard: int) -> str:
+        """Stream of every transition of a shard's deadlines and addresses."""
+        return f"{self._in(shard)}:audit"
+
+    @cached_property
+    def audits(self) -> tuple[str, ...]:
+        return tuple(self.audit(n) for n in range(self.shards))
+
+    def optout(self, channel: str, address_hash: str) -> str:
+        """Set of the keyed hashes of opted-out addresses for ``channel``, in
+        the address's shard."""
+        return f"{self._in(self.address_shard(address_hash))}:optout:{channel}"
+
+    def coverage(self, shard: int) -> str:
+        """Hash: a shard's coverage counters (see :mod:`reminders.coverage`)."""
+        return f"{self._in(shard)}:coverage"
 
     def address_failed(self, channel: str, address_hash: str) -> str:
         """String with a TTL: a provider reported this address invalid or
         unreachable (the code); it is not tried again until it expires."""
-        return f"{self.prefix}addrfail:{channel}:{address_hash}"
+        shard = self.address_shard(address_hash)
+        return f"{self._in(shard)}:addrfail:{channel}:{address_hash}"
 
     def last_sms(self, phone_hash: str) -> str:
         """String: the reminder id of the latest SMS sent to a number (by hash)."""
@@ -53,7 +120,7 @@ class Keys:
 
     @property
     def retention_cursor(self) -> str:
-        """String: where the retention sweep's SCAN of deadlines stands."""
+        """String: where the retention sweep stands (shard, agency, rank)."""
         return f"{self.prefix}retention:cursor"
 
     @property
@@ -61,33 +128,35 @@ class Keys:
         """String (short TTL): held by the one process sweeping right now."""
         return f"{self.prefix}retention:lock"
 
+    # The sandbox provider's keys share one slot (a test and demo stand-in).
+
     @property
     def sandbox_sends(self) -> str:
         """Hash (sandbox provider): reminder id -> messages accepted for it."""
-        return f"{self.prefix}sandbox:sends"
+        return f"{self.prefix}{{sandbox}}:sends"
 
     @property
     def sandbox_first_ms(self) -> str:
         """Hash (sandbox provider): reminder id -> first acceptance, epoch ms."""
-        return f"{self.prefix}sandbox:first_ms"
+        return f"{self.prefix}{{sandbox}}:first_ms"
 
     def sandbox_accepted(self, provider_id: str) -> str:
         """String (sandbox provider): marks a message id as booked."""
-        return f"{self.prefix}sandbox:accepted:{provider_id}"
+        return f"{self.prefix}{{sandbox}}:accepted:{provider_id}"
 
     @property
     def sandbox_receipts(self) -> str:
         """Sorted set (sandbox provider): pending receipts by due time, ms."""
-        return f"{self.prefix}sandbox:receipts"
+        return f"{self.prefix}{{sandbox}}:receipts"
 
     @property
     def sandbox_outage(self) -> str:
         """String (sandbox provider): epoch s until which every send fails."""
-        return f"{self.prefix}sandbox:outage"
+        return f"{self.prefix}{{sandbox}}:outage"
 
     def sandbox_tries(self, reminder_id: str, channel: str) -> str:
         """Counter (sandbox provider): failed tries of a transient recipient."""
-        return f"{self.prefix}sandbox:tries:{reminder_id}:{channel}"
+        return f"{self.prefix}{{sandbox}}:tries:{reminder_id}:{channel}"
 
     def rate(self, provider: str) -> str:
         """Prefix of the provider's rate-limit buckets (Dramatiq's limiter)."""
@@ -101,30 +170,31 @@ class Keys:
     def agency(self, slug: str) -> str:
         """Hash: a registered agency (names, limits, callback); slugs are
         ``[a-z0-9-]`` only, so they cannot break the layout."""
-        return f"{self.prefix}agency:{slug}"
+        return f"{self.prefix}{{agencies}}:{slug}"
 
     @property
     def agencies(self) -> str:
         """Set: the registered agencies' slugs."""
-        return f"{self.prefix}agencies"
+        return f"{self.prefix}{{agencies}}"
 
     @property
     def agencies_with_callback(self) -> str:
         """Sorted set: the agencies that have a status callback URL, scored by
         when (Redis server time, ms) it was set: earlier events are not sent."""
-        return f"{self.prefix}agencies:callback"
+        return f"{self.prefix}{{agencies}}:callback"
 
-    def agency_due(self, slug: str) -> str:
-        """Sorted set: the agency's deadline tags by due time (API listing)."""
-        return f"{self.prefix}agency:{slug}:due"
+    def agency_due(self, slug: str, shard: int) -> str:
+        """Sorted set: a shard's part of the agency's deadline tags by due
+        time, epoch s (API listing, retention, recount)."""
+        return f"{self._in(shard)}:agency:{slug}:due"
 
     def credential(self, kind: str, key_id: str) -> str:
         """Hash: an API key or staff token (its keyed hash, scope, label, times)."""
-        return f"{self.prefix}cred:{kind}:{key_id}"
+        return f"{self.prefix}{{cred:{kind}}}:{key_id}"
 
     def credentials_of(self, kind: str, scope: str) -> str:
         """Set: the ids of the credentials of one scope (an agency, or all)."""
-        return f"{self.prefix}cred:{kind}:scope:{scope}"
+        return f"{self.prefix}{{cred:{kind}}}:scope:{scope}"
 
     def bucket(self, name: str) -> str:
         """Hash: a token bucket (API rate limit)."""

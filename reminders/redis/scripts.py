@@ -41,8 +41,10 @@ class Script:
             return client.evalsha(self.sha, len(keys), *keys, *args)
 
     def queue(self, pipe: Any, keys: Sequence[str], args: Sequence[Arg]) -> None:
-        """Add a run to a pipeline; run the pipeline with :func:`run_pipeline`."""
-        pipe.evalsha(self.sha, len(keys), *keys, *args)
+        """Add a run to a pipeline; run the pipeline with :func:`run_pipeline`.
+        (The command is queued by name: redis-py's cluster pipeline refuses
+        its ``evalsha`` method, yet routes EVALSHA by its keys' slot.)"""
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 @cache

@@ -1,16 +1,14 @@
 """The Redis store: deadline documents, the schedule, opt-outs, the audit.
 
-Each write of a deadline is one compare-and-set script on its single key
-(the version must still be the one read), which also appends the audit
-events; a lost race writes nothing and is retried by the service.
+Each write of a deadline is one compare-and-set script in the deadline's
+shard (the version must still be the one read): it writes the document and,
+in the same step, its coverage counters, its due index entry, its schedule
+entries (added and removed), the lease of the member being handled and its
+audit events. A lost race writes nothing and is retried by the caller.
 
-The schedule (a sorted set of reminder ids by send time) lives in another
-slot, so it is updated in the same round trip but outside the script: new
-entries are added *before* the document that refers to them is written and
-stale ones removed *after*. A crash in between leaves at most an extra
-schedule entry, which the dispatcher discards because the document no longer
-plans that reminder at that time; it never leaves a planned reminder that the
-schedule does not hold.
+The client is a plain ``redis.Redis`` or a ``redis.RedisCluster``; every
+multi-key step stays in one slot, and reads over many slots go through
+pipelines (one round trip per node).
 """
 
 from __future__ import annotations
@@ -61,6 +59,8 @@ class Write:
     before: DeadlineRecord | None = None
     """The document as read (None for a new one): the coverage counters move
     by the difference, in the same script as the document."""
+    handled: Sequence[str] = ()
+    """Schedule members whose lease ends with this write (a worker handled them)."""
 
     def __post_init__(self) -> None:
         if self.expected_version and self.before is None:
@@ -77,6 +77,22 @@ class Snapshot:
     """Channels whose address a provider reported invalid or unreachable."""
 
 
+def is_cluster(client: Any) -> bool:
+    """Whether ``client`` talks to a Redis Cluster."""
+    return isinstance(client, redis.RedisCluster)
+
+
+def close_client(client: redis.Redis) -> None:
+    """Close a client and its connections. (redis-py's ``RedisCluster.close``
+    leaves the nodes' connection pools open: they are closed here.)"""
+    if is_cluster(client):
+        cluster: Any = client
+        for node in cluster.get_nodes():
+            if node.redis_connection is not None:
+                node.redis_connection.connection_pool.disconnect()
+    client.close()
+
+
 class RedisStore:
     """Reads and writes deadlines in Redis; knows nothing of planning."""
 
@@ -85,28 +101,80 @@ class RedisStore:
         self.keys = keys
         self._audit_maxlen = audit_maxlen
         self._cas = lua(__package__, "cas")
+        self._cluster = is_cluster(client)
 
     def load(self, tag: str) -> DeadlineRecord | None:
         raw = self.client.get(self.keys.deadline(tag))
         return None if raw is None else DeadlineRecord.loads(_text(raw))
 
     def load_many(self, tags: Sequence[str]) -> list[DeadlineRecord | None]:
-        """The documents of ``tags`` (None where there is none), one round trip."""
-        if not tags:
-            return []
-        raws = self.client.mget([self.keys.deadline(tag) for tag in tags])
+        """The documents of ``tags`` (None where there is none), one round
+        trip (one per node of a cluster)."""
+        raws = self._get_many([self.keys.deadline(tag) for tag in tags])
         return [None if raw is None else DeadlineRecord.loads(_text(raw)) for raw in raws]
 
+    def _get_many(self, names: Sequence[str | bytes]) -> list[Any]:
+        if not names:
+            return []
+        if self._cluster:
+            # One MGET per slot, sent to each node in one go.
+            cluster: Any = self.client
+            return list(cluster.mget_nonatomic(list(names)))
+        return list(self.client.mget(names))
+
     def due_index(
-        self, agency: str, low: int | str, high: int | str, offset: int, count: int
+        self,
+        agency: str,
+        low: int | str,
+        high: int | str,
+        after: tuple[int, str] | None,
+        count: int,
     ) -> list[tuple[str, int]]:
-        """(tag, due) of the agency's deadlines due from ``low`` to ``high``
-        (epoch s, or ``-inf``/``+inf``), by due time then tag."""
-        found = self.client.zrangebyscore(
-            self.keys.agency_due(agency), low, high, start=offset, num=count, withscores=True
-        )
-        pairs: list[tuple[bytes | str, float]] = found  # type: ignore[assignment]
-        return [(_text(member), int(score)) for member, score in pairs]
+        """Up to ``count`` (tag, due) of the agency's deadlines due from
+        ``low`` to ``high`` (epoch s, or ``-inf``/``+inf``), after ``after``
+        (due, tag), by due time then tag, merged over the shards."""
+        start: int | str = low
+        if after is not None:
+            start = after[0] if isinstance(low, str) else max(low, after[0])
+        merged: list[tuple[str, int]] = []
+        for shard, entries in self._index_reads(agency, start, high, after, count):
+            del shard
+            merged.extend(entries)
+        merged.sort(key=lambda pair: (pair[1], pair[0]))
+        return merged[:count]
+
+    def _index_reads(
+        self,
+        agency: str,
+        low: int | str,
+        high: int | str,
+        after: tuple[int, str] | None,
+        count: int,
+    ) -> Iterator[tuple[int, list[tuple[str, int]]]]:
+        """Per shard: up to ``count`` index entries after ``after``. Entries
+        tied with the cursor's due time are skipped by reading on."""
+        pending = {shard: 0 for shard in range(self.keys.shards)}
+        while pending:
+            pipe = self.client.pipeline(transaction=False)
+            order = sorted(pending)
+            for shard in order:
+                pipe.zrangebyscore(
+                    self.keys.agency_due(agency, shard),
+                    low,
+                    high,
+                    start=pending[shard],
+                    num=count,
+                    withscores=True,
+                )
+            replies = pipe.execute()
+            for shard, found in zip(order, replies, strict=True):
+                pairs = [(_text(member), int(score)) for member, score in found]
+                fresh = [p for p in pairs if after is None or (p[1], p[0]) > (after[0], after[1])]
+                if fresh or len(pairs) < count:
+                    del pending[shard]
+                    yield shard, fresh
+                else:
+                    pending[shard] += len(pairs)
 
     def snapshots(self, lookups: Sequence[tuple[str, str, str]]) -> list[Snapshot]:
         """For each (tag, phone hash, email hash): the document and which of
@@ -124,9 +192,15 @@ class RedisStore:
             snaps.append(Snapshot(record, opted, failed))
         return snaps
 
+    def snapshot(self, tag: str, phone_hash: str, email_hash: str) -> Snapshot:
+        """One deadline's document and the state of its two addresses, in
+        one round trip."""
+        (snap,) = self.snapshots([(tag, phone_hash, email_hash)])
+        return snap
+
     def _queue_address_state(self, pipe: Any, phone_hash: str, email_hash: str) -> None:
-        pipe.sismember(self.keys.optout("sms"), phone_hash or "-")
-        pipe.sismember(self.keys.optout("email"), email_hash or "-")
+        pipe.sismember(self.keys.optout("sms", phone_hash or "-"), phone_hash or "-")
+        pipe.sismember(self.keys.optout("email", email_hash or "-"), email_hash or "-")
         pipe.exists(self.keys.address_failed("sms", phone_hash or "-"))
         pipe.exists(self.keys.address_failed("email", email_hash or "-"))
 
@@ -145,33 +219,18 @@ class RedisStore:
             self.client.set(self.keys.address_failed(channel, address_hash), code, ex=ttl_s)
 
     def write_many(self, writes: Sequence[Write]) -> list[bool]:
-        """Apply each write whose expected version still holds; True for those.
-        One round trip for all of them (two when stale entries go)."""
+        """Apply each write whose expected version still holds; True for
+        those. One round trip for all of them (one per node of a cluster)."""
         if not writes:
             return []
-        # A resend after NOSCRIPT is safe: no script ran, and the schedule
-        # additions are idempotent.
+        # A resend after NOSCRIPT is safe: a compare-and-set that ran the
+        # first time fails its version check.
         replies = run_pipeline(self.client, [self._cas], lambda pipe: self._queue(pipe, writes))
-        results: list[bool] = []
-        position = 0
-        for write in writes:
-            position += 1 if write.schedule_add else 0
-            results.append(replies[position] == 1)
-            position += 1
-        stale = [
-            member
-            for write, ok in zip(writes, results, strict=True)
-            if ok
-            for member in write.schedule_remove
-        ]
-        if stale:
-            self.client.zrem(self.keys.schedule, *stale)
-        return results
+        return [reply == 1 for reply in replies]
 
     def _queue(self, pipe: Any, writes: Sequence[Write]) -> None:
+        keys = self.keys
         for write in writes:
-            if write.schedule_add:
-                pipe.zadd(self.keys.schedule, dict(write.schedule_add))
             counters = coverage.delta(write.before, write.record)
             moved = write.before is None or write.before.due != write.record.due
             args: list[Arg] = [
@@ -183,30 +242,41 @@ class RedisStore:
                 write.tag,
                 write.record.agency,
                 len(counters),
+                len(write.schedule_add),
+                len(write.schedule_remove),
+                len(write.handled),
             ]
             for name, change in counters.items():
                 args += [name, change]
+            for member, when in write.schedule_add.items():
+                args += [member, when]
+            args += list(write.schedule_remove)
+            args += list(write.handled)
             for event in write.audit:
                 args += [event.event, event.tag, event.detail, event.actor]
-            keys = [
-                self.keys.deadline(write.tag),
-                self.keys.audit,
-                self.keys.coverage,
-                self.keys.agency_due(write.record.agency),
+            shard = keys.shard_of(write.tag)
+            names = [
+                keys.deadline(write.tag),
+                keys.audit(shard),
+                keys.coverage(shard),
+                keys.agency_due(write.record.agency, shard),
+                *keys.schedules[shard],
             ]
-            self._cas.queue(pipe, keys, args)
+            self._cas.queue(pipe, names, args)
 
     def set_opt_out(
         self, channel: str, address_hash: str, *, out: bool, event: AuditEvent, at: int
     ) -> bool:
-        """Add or remove an address hash from an opt-out list; True if it changed."""
+        """Add or remove an address hash from an opt-out list, with its audit
+        event in the address's shard, atomically; True if it changed."""
         pipe = self.client.pipeline(transaction=True)
+        listed = self.keys.optout(channel, address_hash)
         if out:
-            pipe.sadd(self.keys.optout(channel), address_hash)
+            pipe.sadd(listed, address_hash)
         else:
-            pipe.srem(self.keys.optout(channel), address_hash)
+            pipe.srem(listed, address_hash)
         pipe.xadd(
-            self.keys.audit,
+            self.keys.audit(self.keys.address_shard(address_hash)),
             {"e": event.event, "d": event.tag, "x": event.detail, "by": event.actor, "at": at},
             maxlen=self._audit_maxlen,
             approximate=True,
@@ -215,44 +285,60 @@ class RedisStore:
         return bool(changed)
 
     def is_opted_out(self, channel: str, address_hash: str) -> bool:
-        return bool(self.client.sismember(self.keys.optout(channel), address_hash))
+        listed = self.keys.optout(channel, address_hash)
+        return bool(self.client.sismember(listed, address_hash))
 
     def coverage_fields(self) -> dict[str, int]:
-        """Every coverage counter (one hash: O(agencies x months) fields)."""
-        raw = self.client.hgetall(self.keys.coverage)
-        return {_text(k): int(v) for k, v in raw.items()}
+        """Every coverage counter, summed over the shards (one round trip:
+        O(agencies x months x shards) fields)."""
+        totals: dict[str, int] = {}
+        for fields in self.coverage_by_shard():
+            for name, value in fields.items():
+                totals[name] = totals.get(name, 0) + value
+        return totals
+
+    def coverage_by_shard(self) -> list[dict[str, int]]:
+        """Each shard's coverage counters, by shard."""
+        pipe = self.client.pipeline(transaction=False)
+        for shard in range(self.keys.shards):
+            pipe.hgetall(self.keys.coverage(shard))
+        return [{_text(k): int(v) for k, v in raw.items()} for raw in pipe.execute()]
+
+    def agency_slugs(self) -> list[str]:
+        """The registered agencies (their deadlines are in their due indexes)."""
+        return sorted(_text(s) for s in self.client.smembers(self.keys.agencies))
+
+    def index_slice(self, shard: int, agency: str, start: int, count: int) -> list[str]:
+        """Tags ``start`` to ``start + count`` (by rank) of a shard's part of
+        an agency's due index."""
+        found: Any = self.client.zrange(
+            self.keys.agency_due(agency, shard), start, start + count - 1
+        )
+        return [_text(tag) for tag in found]
+
+    def shard_records(self, shard: int, batch: int = 1000) -> Iterator[DeadlineRecord]:
+        """Every deadline document of one shard, read in batches."""
+        for agency in self.agency_slugs():
+            start = 0
+            while True:
+                tags = self.index_slice(shard, agency, start, batch)
+                yield from (r for r in self.load_many(tags) if r is not None)
+                if len(tags) < batch:
+                    break
+                start += len(tags)
 
     def all_records(self, batch: int = 1000) -> Iterator[DeadlineRecord]:
-        """Every deadline document, read in batches (for recounts)."""
-        pattern = self.keys.deadline("*")
-        names: list[bytes] = []
-        for name in self.client.scan_iter(match=pattern, count=batch):
-            names.append(name)
-            if len(names) >= batch:
-                yield from self._records(names)
-                names = []
-        yield from self._records(names)
+        """Every deadline document, shard by shard (for recounts)."""
+        for shard in range(self.keys.shards):
+            yield from self.shard_records(shard, batch)
 
-    def scan_records(self, cursor: int, count: int) -> tuple[int, list[DeadlineRecord]]:
-        """One SCAN step over the deadline documents from ``cursor``: the
-        next cursor (0 when the pass is complete) and the documents found."""
-        pattern = self.keys.deadline("*")
-        following, names = self.client.scan(cursor=cursor, match=pattern, count=count)
-        return int(following), list(self._records(list(names)))
-
-    def _records(self, names: Sequence[bytes | str]) -> Iterator[DeadlineRecord]:
-        if not names:
-            return
-        for raw in self.client.mget(names):
-            if raw is not None:
-                yield DeadlineRecord.loads(_text(raw))
-
-    def replace_coverage(self, fields: Mapping[str, int]) -> None:
-        """Overwrite the counters (after a recount), in one transaction."""
+    def replace_coverage(self, shard: int, fields: Mapping[str, int]) -> None:
+        """Overwrite one shard's counters (after a recount), atomically."""
+        name = self.keys.coverage(shard)
         pipe = self.client.pipeline(transaction=True)
-        pipe.delete(self.keys.coverage)
+        pipe.delete(name)
         if fields:
-            pipe.hset(self.keys.coverage, mapping={k: int(v) for k, v in fields.items()})
+            pipe.hset(name, mapping={k: int(v) for k, v in fields.items()})
         pipe.execute()
 
     def retention_lock(self, timeout_s: int) -> Lock:
@@ -260,12 +346,12 @@ class RedisStore:
         lock: Lock = self.client.lock(self.keys.retention_lock, timeout=timeout_s, blocking=False)
         return lock
 
-    def retention_cursor(self) -> int:
-        """Where the shared retention sweep's SCAN stands (0: a new pass)."""
+    def retention_cursor(self) -> str:
+        """Where the shared retention sweep stands ("": a new pass)."""
         raw: Any = self.client.get(self.keys.retention_cursor)
-        return int(raw or 0)
+        return "" if raw is None else _text(raw)
 
-    def set_retention_cursor(self, cursor: int) -> None:
+    def set_retention_cursor(self, cursor: str) -> None:
         self.client.set(self.keys.retention_cursor, cursor)
 
     def ping(self) -> bool:
@@ -274,7 +360,7 @@ class RedisStore:
 
     def close(self) -> None:
         """Close the connection pool (the client is this store's own)."""
-        self.client.close()
+        close_client(self.client)
 
     def note_last_sms(self, phone_hash: str, rid: str, ttl_s: int) -> None:
         """Remember ``rid`` as the latest SMS to a number, for SNOOZE replies."""

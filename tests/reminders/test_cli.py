@@ -253,7 +253,7 @@ def test_coverage_recount_reports_and_fixes_drift(
     clean = run(["coverage", "--recount"], settings, tmp_path)
     assert clean.returncode == 0 and "0 difference(s) found" in clean.stdout
     field = next(iter(core.store.coverage_fields()))
-    core.store.client.hincrby(core.store.keys.coverage, field, 3)
+    core.store.client.hincrby(core.store.keys.coverage(0), field, 3)
     drift = run(["coverage", "--recount"], settings, tmp_path)
     assert drift.returncode == 1 and "counters 4, records 1" in drift.stdout
     fixed = run(["coverage", "--recount", "--fix"], settings, tmp_path)

@@ -150,7 +150,7 @@ def test_a_recount_finds_and_fixes_drift(core: Core, service: ReminderService) -
     register(service, "a", channels=["sms"])
     assert service.recount() == {}
     field = next(iter(core.store.coverage_fields()))
-    core.store.client.hincrby(core.store.keys.coverage, field, 5)
+    core.store.client.hincrby(core.store.keys.coverage(0), field, 5)
     assert service.recount() == {field: (6, 1)}
     assert service.recount(fix=True) == {field: (6, 1)}
     assert service.recount() == {}

@@ -10,6 +10,7 @@ from reminders import Deadline, ManualClock, ReminderService
 from reminders.lifecycle.receipts import DeliveryReport, OutcomeRecorder
 from reminders.lifecycle.transitions import Effect, Transitions
 from reminders.record import DeadlineRecord, ReminderRecord
+from reminders.redis.keys import Keys
 from reminders.settings import Settings
 from reminders.wiring import Core
 from tests.conftest import deadline_data
@@ -67,7 +68,7 @@ def test_the_same_receipt_twice_changes_nothing_the_second_time(
     recorder = OutcomeRecorder(transitions)
     rid = registered(service)
     put_state(transitions, rid, "sent", "SM1")
-    audit = f"{settings.key_prefix}audit"
+    audit = Keys(settings.key_prefix).audit(0)
 
     assert recorder.record(report(rid, "delivered", clock)) is not None
     length = redis_client.xlen(audit)
@@ -151,7 +152,7 @@ def test_an_undelivered_sms_falls_back_to_email_now(
     first, added = service.get("saaq", "permit-2026-00042").reminders
     assert (first.channel, first.state, first.reason) == ("sms", "undelivered", "30003")
     assert (added.channel, added.state, added.send_at) == ("email", "planned", clock.now())
-    score = redis_client.zscore(core.store.keys.schedule, added.id)
+    score = redis_client.zscore(core.store.keys.schedule(0), added.id)
     assert score == clock.now().timestamp()
 
 

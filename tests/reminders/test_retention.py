@@ -74,7 +74,7 @@ def test_a_completed_deadline_keeps_its_contact_until_retention_then_loses_it(
     assert core.store.coverage_fields() == counters
     assert service.coverage().covered == 1
     assert service.recount() == {}
-    events: Any = redis_client.xrange(core.store.keys.audit)
+    events: Any = redis_client.xrange(core.store.keys.audit(0))
     last = events[-1][1]
     assert (last[b"e"], last[b"by"], last[b"x"]) == (b"purged", b"retention", b"")
 

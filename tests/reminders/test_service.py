@@ -25,10 +25,15 @@ from reminders import (
 )
 from reminders.ids import deadline_tag
 from reminders.record import DeadlineRecord
+from reminders.redis.keys import Keys
 from reminders.settings import Settings
 from reminders.snoozing import MAX_FOLLOW_UPS
 from reminders.wiring import Core
 from tests.conftest import deadline_data, prefixed_keys
+
+
+def keys_of(settings: Settings) -> Keys:
+    return Keys(settings.key_prefix, settings.shard_count())
 
 
 def deadline(**overrides: Any) -> Deadline:
@@ -36,27 +41,27 @@ def deadline(**overrides: Any) -> Deadline:
 
 
 def stored(client: redis.Redis, settings: Settings, agency: str, ref: str) -> DeadlineRecord:
-    raw = client.get(f"{settings.key_prefix}d:{{{deadline_tag(agency, ref)}}}")
+    raw = client.get(keys_of(settings).deadline(deadline_tag(agency, ref)))
     assert raw is not None
     return DeadlineRecord.loads(raw)
 
 
 def mark_sent(client: redis.Redis, settings: Settings, ref: str, index: int, state: str) -> None:
     """Do what the dispatcher will: the reminder leaves the schedule and is sent."""
-    key = f"{settings.key_prefix}d:{{{deadline_tag('saaq', ref)}}}"
+    keys = keys_of(settings)
+    key = keys.deadline(deadline_tag("saaq", ref))
     record = DeadlineRecord.loads(client.get(key) or b"")
     reminder = record.reminders[index]
     reminder.state = state  # type: ignore[assignment]
-    client.zrem(
-        f"{settings.key_prefix}{{sched}}:due", f"{deadline_tag('saaq', ref)}-{reminder.seq}"
-    )
+    tag = deadline_tag("saaq", ref)
+    client.zrem(keys.schedule(keys.shard_of(tag)), f"{tag}-{reminder.seq}")
     client.set(key, record.dumps())
 
 
 def schedule(client: redis.Redis, settings: Settings) -> dict[str, int]:
     entries = cast(
         "list[tuple[bytes, float]]",
-        client.zrange(f"{settings.key_prefix}{{sched}}:due", 0, -1, withscores=True),
+        client.zrange(keys_of(settings).schedule(0), 0, -1, withscores=True),
     )
     return {member.decode(): int(score) for member, score in entries}
 
@@ -150,7 +155,7 @@ def test_user_data_never_appears_in_key_names(
     service.register(deadline(ref="TAX/2026:00042#b"))
     keys = [k.decode() for k in prefixed_keys(redis_client, settings)]
     assert not any("TAX" in key for key in keys)
-    assert sum(1 for key in keys if key.startswith(f"{settings.key_prefix}d:{{")) == 2
+    assert sum(1 for key in keys if ":d:" in key) == 2
 
 
 def test_get_of_an_unknown_deadline_raises_deadline_not_found(service: ReminderService) -> None:
@@ -300,7 +305,7 @@ def test_every_change_is_audited(
     service.cancel("saaq", "permit-2026-00042")
     entries = cast(
         "list[tuple[bytes, dict[bytes, bytes]]]",
-        redis_client.xrange(f"{settings.key_prefix}audit"),
+        redis_client.xrange(keys_of(settings).audit(0)),
     )
     events = [fields[b"e"].decode() for _, fields in entries]
     assert events == ["registered", "snoozed", "cancelled"]
@@ -329,9 +334,7 @@ def test_register_many_gives_per_item_results_and_never_half_writes(
     assert results[4].error == "due: is not in the future"
     tags = {deadline_tag("saaq", ref) for ref in ("a-1", "a-3")}
     stored_tags = {
-        k.decode().split("{")[1].rstrip("}")
-        for k in prefixed_keys(redis_client, settings)
-        if k.startswith(f"{settings.key_prefix}d:".encode())
+        k.decode().rsplit(":d:", 1)[1] for k in prefixed_keys(redis_client, settings) if b":d:" in k
     }
     assert stored_tags == tags
 
@@ -362,11 +365,7 @@ def test_concurrent_registrations_leave_one_deadline_each_and_no_duplicate_remin
     for thread in threads:
         thread.join()
     assert errors == []
-    deadline_keys = [
-        k
-        for k in prefixed_keys(redis_client, settings)
-        if k.startswith(f"{settings.key_prefix}d:".encode())
-    ]
+    deadline_keys = [k for k in prefixed_keys(redis_client, settings) if b":d:" in k]
     assert len(deadline_keys) == 1000
     planned: set[str] = set()
     for ref in refs:

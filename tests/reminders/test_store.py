@@ -27,7 +27,7 @@ def test_a_write_with_a_stale_version_writes_nothing_not_even_audit(
     tag = deadline_tag("saaq", "permit-2026-00042")
     record = core.store.load(tag)
     assert record is not None and record.version == 1
-    audit_before = redis_client.xlen(f"{settings.key_prefix}audit")
+    audit_before = redis_client.xlen(Keys(settings.key_prefix).audit(0))
     changed = record.copy()
     changed.version = 2
     changed.title = {"fr": "autre"}
@@ -35,7 +35,7 @@ def test_a_write_with_a_stale_version_writes_nothing_not_even_audit(
     fresh = Write(tag, 1, record=changed, at=0, audit=[AuditEvent("y", tag, "t")], before=record)
     assert core.store.write_many([stale]) == [False]
     assert core.store.load(tag) == record
-    assert redis_client.xlen(f"{settings.key_prefix}audit") == audit_before
+    assert redis_client.xlen(Keys(settings.key_prefix).audit(0)) == audit_before
     counters = core.store.coverage_fields()
     assert core.store.write_many([fresh]) == [True]
     loaded = core.store.load(tag)
@@ -108,5 +108,5 @@ def test_a_registration_whose_reply_is_lost_can_be_sent_again_and_lands_once(
     assert view.status == "active"
     ids = [r.id for r in view.reminders]
     assert len(ids) == len(set(ids)) > 0
-    scheduled: list[bytes] = redis_client.zrange(core.store.keys.schedule, 0, -1)  # type: ignore[assignment]
+    scheduled: list[bytes] = redis_client.zrange(core.store.keys.schedule(0), 0, -1)  # type: ignore[assignment]
     assert sorted(s.decode() for s in scheduled) == sorted(ids)

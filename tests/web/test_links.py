@@ -21,14 +21,14 @@ def link(web: Web, action: str, rid: str, *, ttl: timedelta = timedelta(days=30)
 def test_get_shows_a_bilingual_page_and_changes_nothing(web: Web) -> None:
     rid = register(web.service, channels=["email"])
     before = web.service.get("saaq", "permit-2026-00042")
-    audit = web.core.store.client.xlen(web.core.store.keys.audit)
+    audit = web.core.store.client.xlen(web.core.store.keys.audit(0))
     page = requests.get(link(web, "snooze", rid), timeout=5)
     assert page.status_code == 200
     assert "Me le rappeler plus tard" in page.text and "Remind me later" in page.text
     assert "Renouveler votre permis" in page.text and "Renew your licence" in page.text
     assert 'value="3"' in page.text and page.headers["cache-control"] == "no-store"
     assert web.service.get("saaq", "permit-2026-00042") == before
-    assert web.core.store.client.xlen(web.core.store.keys.audit) == audit
+    assert web.core.store.client.xlen(web.core.store.keys.audit(0)) == audit
 
 
 def test_post_snoozes_once_and_shows_the_new_date(web: Web) -> None:

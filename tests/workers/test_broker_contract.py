@@ -38,19 +38,19 @@ def test_enqueue_many_leaves_redis_as_enqueue_does(
     broker: RedisBroker, redis_client: redis.Redis
 ) -> None:
     namespace = broker.namespace
-    broker.enqueue(dispatch_message("a-1"))
-    broker.enqueue(dispatch_message("a-2"))
+    broker.enqueue(dispatch_message(["a-1", "a-2"]))
+    broker.enqueue(dispatch_message(["a-3"]))
     by_enqueue = snapshot(redis_client, namespace)
     redis_client.delete(f"{namespace}:{QUEUE}", f"{namespace}:{QUEUE}.msgs")
 
-    enqueue_many(broker, redis_client, ["a-1", "a-2"])
+    assert enqueue_many(broker, redis_client, ["a-1", "a-2", "a-3"], per_message=2) == 2
 
     assert (
         snapshot(redis_client, namespace)
         == by_enqueue
         == (
             2,
-            [f"{ACTOR}:{QUEUE}:['a-1']", f"{ACTOR}:{QUEUE}:['a-2']"],
+            [f"{ACTOR}:{QUEUE}:[['a-1', 'a-2']]", f"{ACTOR}:{QUEUE}:[['a-3']]"],
         )
     )
 
@@ -58,14 +58,14 @@ def test_enqueue_many_leaves_redis_as_enqueue_does(
 def test_a_real_worker_runs_what_enqueue_many_enqueued(broker: RedisBroker) -> None:
     seen: list[str] = []
 
-    def dispatch(member: str) -> None:
-        seen.append(member)
+    def dispatch(members: list[str]) -> None:
+        seen.extend(members)
 
     dramatiq.Actor(
         dispatch, broker=broker, actor_name=ACTOR, queue_name=QUEUE, priority=0, options={}
     )
     members = [f"m-{i}" for i in range(50)]
-    enqueue_many(broker, broker.client, members)
+    enqueue_many(broker, broker.client, members, per_message=7)
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     worker.start()
     try:

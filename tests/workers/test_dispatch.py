@@ -4,7 +4,7 @@ test's clock fast-forwarded through weeks of schedule."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -201,22 +201,22 @@ def test_a_crashed_scheduler_lease_is_returned_by_the_reaper(
 ) -> None:
     [rid] = register(service, channels=["email"], offsets=["7d"])
     clock.set(datetime(2026, 12, 8, 22, 1, tzinfo=UTC))
-    assert rig.scheduler.claim() == [rid]  # ...and the scheduler dies here
-    assert redis_client.zcard(rig.scheduler.schedule.keys.schedule) == 0
+    assert rig.scheduler.claim().members == [rid]  # ...and the scheduler dies here
+    assert redis_client.zcard(rig.scheduler.schedule.keys.schedule(0)) == 0
 
     clock.advance(timedelta(seconds=rig.settings.lease_s + 1))
     assert rig.scheduler.reap() == 1
     rig.run_due()
 
     assert state(service) == [("email", "delivered", "")]
-    assert redis_client.zcard(rig.scheduler.schedule.keys.lease) == 0
+    assert redis_client.zcard(rig.scheduler.schedule.keys.lease(0)) == 0
 
 
 def test_stale_schedule_entries_of_replanned_reminders_send_nothing(
     rig: Rig, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
 ) -> None:
     [rid] = register(service, channels=["email"], offsets=["7d"])
-    key = rig.scheduler.schedule.keys.schedule
+    key = rig.scheduler.schedule.keys.schedule(0)
     planned_at = redis_client.zscore(key, rid)
     stale = f"{deadline_tag('saaq', REF)}-99"  # a superseded reminder's leftover
     redis_client.zadd(key, {stale: int(clock.now().timestamp())})
@@ -235,12 +235,12 @@ def test_a_lost_dramatiq_message_is_released_again_after_the_redelivery_lease(
     [rid] = register(service, channels=["email"], offsets=["7d"])
     clock.set(datetime(2026, 12, 8, 22, 1, tzinfo=UTC))
     rig.runner.pause()
-    members = rig.scheduler.claim()
+    members = rig.scheduler.claim().members
     rig.scheduler.enqueue(members)
     rig.scheduler.clear(members)
     rig.worker.broker.flush_all()  # the message is lost on the way
     rig.runner.resume()
-    assert redis_client.zscore(rig.scheduler.schedule.keys.lease, rid) is not None
+    assert redis_client.zscore(rig.scheduler.schedule.keys.lease(0), rid) is not None
 
     clock.advance(timedelta(seconds=rig.settings.redelivery_s + 1))
     assert rig.scheduler.reap() == 1
@@ -248,7 +248,7 @@ def test_a_lost_dramatiq_message_is_released_again_after_the_redelivery_lease(
 
     assert state(service) == [("email", "delivered", "")]
     assert rig.sends() == {rid: 1}
-    assert redis_client.zcard(rig.scheduler.schedule.keys.lease) == 0
+    assert redis_client.zcard(rig.scheduler.schedule.keys.lease(0)) == 0
 
 
 def test_an_idle_scheduler_sweeps_for_retention(
@@ -331,8 +331,15 @@ class LostFirstReply(Transitions):
 
     lost = 0
 
-    def apply(self, rid: str, change: Change, *, loaded: DeadlineRecord | None = None) -> Any:
-        applied = super().apply(rid, change, loaded=loaded)
+    def apply(
+        self,
+        rid: str,
+        change: Change,
+        *,
+        loaded: DeadlineRecord | None = None,
+        handled: Sequence[str] = (),
+    ) -> Any:
+        applied = super().apply(rid, change, loaded=loaded, handled=handled)
         if not self.lost:
             self.lost += 1
             raise redis.ConnectionError("Connection closed by server.")

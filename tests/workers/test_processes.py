@@ -23,11 +23,12 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
-from demo.redis_server import RedisServer
+from demo.redis_server import RedisClusterServers, RedisServer
 from reminders import ManualClock, connect
 from reminders.ids import deadline_tag
 from reminders.record import DeadlineRecord
 from reminders.redis.keys import Keys
+from reminders.redis.store import close_client
 from reminders.settings import Settings
 from tests.conftest import register_agencies
 
@@ -38,12 +39,24 @@ ROOT = Path(__file__).resolve().parents[2]
 class System:
     """Schedulers and workers of one test, with what they share."""
 
-    def __init__(self, server: RedisServer, logs: Path) -> None:
+    def __init__(
+        self, server: RedisServer, logs: Path, cluster: RedisClusterServers | None = None
+    ) -> None:
         self.server = server
         self.logs = logs
+        self.cluster = cluster
+        data = (
+            {}
+            if cluster is None
+            else {
+                "REMINDERS_REDIS_CLUSTER": "true",
+                "REMINDERS_BROKER_URL": server.url,  # the queue stays on a plain Redis
+            }
+        )
         self.env = {
             **os.environ,
-            "REMINDERS_REDIS_URL": server.url,
+            **data,
+            "REMINDERS_REDIS_URL": server.url if cluster is None else cluster.url,
             "REMINDERS_KEY_PREFIX": f"p{secrets.token_hex(3)}:",
             "REMINDERS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "REMINDERS_HASH_KEY": secrets.token_urlsafe(32),
@@ -61,7 +74,14 @@ class System:
         self.settings = Settings(_env_file=None, **values)
         register_agencies(self.settings)
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.client = redis.Redis.from_url(server.url)
+        self.keys = Keys(self.settings.key_prefix, self.settings.shard_count())
+        self.client = self.data_client()
+
+    def data_client(self) -> redis.Redis:
+        if self.cluster is None:
+            return redis.Redis.from_url(self.server.url)
+        client: Any = redis.RedisCluster.from_url(self.cluster.url)
+        return client  # type: ignore[no-any-return]
 
     def spawn(self, *args: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{len(self.procs)}-{args[0]}.log").open("wb")
@@ -107,13 +127,13 @@ class System:
         return [f"ref-{i}" for i in range(count)]
 
     def sends(self) -> dict[str, int]:
-        raw = self.client.hgetall(Keys(self.settings.key_prefix).sandbox_sends)
+        raw = self.client.hgetall(self.keys.sandbox_sends)
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
     def states(self, refs: list[str]) -> dict[str, int]:
         pipe = self.client.pipeline(transaction=False)
         for ref in refs:
-            pipe.get(f"{self.settings.key_prefix}d:{{{deadline_tag('saaq', ref)}}}")
+            pipe.get(self.keys.deadline(deadline_tag("saaq", ref)))
         counts: dict[str, int] = {}
         for raw in pipe.execute():
             state = DeadlineRecord.loads(raw).reminders[0].state
@@ -138,7 +158,7 @@ class System:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.client.close()
+        close_client(self.client)
 
 
 def children(pid: int) -> list[int]:
@@ -181,9 +201,29 @@ def test_ten_thousand_reminders_two_schedulers_two_workers_each_sent_exactly_onc
     assert set(sends.values()) == {1}
 
 
+@pytest.fixture
+def cluster_system(tmp_path: Path) -> Iterator[System]:
+    """The data on a 3-master Redis Cluster, the queue on a plain Redis."""
+    broker = RedisServer(appendonly=True).start()
+    cluster = RedisClusterServers(masters=3).start()
+    built = System(broker, tmp_path, cluster)
+    yield built
+    built.stop()
+    cluster.stop()
+    broker.stop()
+
+
+@pytest.fixture(params=["one redis", "cluster"])
+def any_system(request: pytest.FixtureRequest) -> System:
+    name = "system" if request.param == "one redis" else "cluster_system"
+    found: System = request.getfixturevalue(name)
+    return found
+
+
 def test_killing_workers_and_schedulers_loses_nothing_and_sends_nothing_twice(
-    system: System,
+    any_system: System,
 ) -> None:
+    system = any_system
     refs = system.register(1_000, spread_s=8)
     schedulers = [system.scheduler(), system.scheduler()]
     workers = [system.worker(), system.worker()]

@@ -1,10 +1,14 @@
--- Compare-and-set of one deadline document, with its coverage counters, its
--- place in the agency's due index and its audit events, in one step.
+-- Compare-and-set of one deadline document, with everything that moves with
+-- it, in one step: its coverage counters, its place in the agency's due
+-- index, its schedule entries, the lease of the member being handled and
+-- its audit events. Every key is in the deadline's shard (one slot).
 --
 -- KEYS[1]  the deadline document (JSON; "v", its version, comes first)
--- KEYS[2]  the audit stream
--- KEYS[3]  the coverage counters (a hash)
--- KEYS[4]  the agency's due index (sorted set: deadline tag -> due, epoch s)
+-- KEYS[2]  the shard's audit stream
+-- KEYS[3]  the shard's coverage counters (a hash)
+-- KEYS[4]  the shard's part of the agency's due index (tag -> due, epoch s)
+-- KEYS[5]  the shard's schedule (member -> send time, epoch s)
+-- KEYS[6]  the shard's lease set (member -> lease expiry, epoch s)
 -- ARGV[1]  the version the writer read (0: the document must not exist)
 -- ARGV[2]  the new document
 -- ARGV[3]  the audit stream's approximate length cap
@@ -12,14 +16,20 @@
 -- ARGV[5]  the due time to index the deadline at, or "" when it did not change
 -- ARGV[6]  the deadline's tag (the index member)
 -- ARGV[7]  the deadline's agency (each audit event names it: callbacks filter on it)
--- ARGV[8]  n, the number of counter changes that follow
--- ARGV[9 .. 8+2n]          counter name, change; n times
--- ARGV[9+2n ..]            event, deadline tag, detail, actor; per audit event
+-- ARGV[8]  c, the number of counter changes
+-- ARGV[9]  a, the number of schedule entries to add
+-- ARGV[10] r, the number of schedule members to remove
+-- ARGV[11] l, the number of leases to end (members handled by this step)
+-- then: counter name, change (c times); member, send time (a times);
+--       member (r times); member (l times);
+--       event, deadline tag, detail, actor (per audit event, to the end)
 -- Returns 1 when written, 0 when the version no longer matched (nothing written).
 local doc_key, audit_key, coverage_key, index_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local schedule_key, lease_key = KEYS[5], KEYS[6]
 local expected, doc, audit_maxlen, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local index_due, tag, agency = ARGV[5], ARGV[6], ARGV[7]
-local counters = tonumber(ARGV[8])
+local counters, adds = tonumber(ARGV[8]), tonumber(ARGV[9])
+local removes, leases = tonumber(ARGV[10]), tonumber(ARGV[11])
 
 local current = redis.call('GET', doc_key)
 local version = 0
@@ -27,10 +37,22 @@ if current then version = tonumber(string.match(current, '^{"v":(%d+)')) end
 if version ~= tonumber(expected) then return 0 end
 redis.call('SET', doc_key, doc)
 if index_due ~= '' then redis.call('ZADD', index_key, index_due, tag) end
-local i = 9
-while i < 9 + 2 * counters do
+local i = 12
+for _ = 1, counters do
   redis.call('HINCRBY', coverage_key, ARGV[i], ARGV[i + 1])
   i = i + 2
+end
+for _ = 1, adds do
+  redis.call('ZADD', schedule_key, ARGV[i + 1], ARGV[i])
+  i = i + 2
+end
+for _ = 1, removes do
+  redis.call('ZREM', schedule_key, ARGV[i])
+  i = i + 1
+end
+for _ = 1, leases do
+  redis.call('ZREM', lease_key, ARGV[i])
+  i = i + 1
 end
 while i <= #ARGV do
   redis.call('XADD', audit_key, 'MAXLEN', '~', audit_maxlen, '*',
