@@ -60,7 +60,7 @@ PATH = "/v1/agencies/saaq/deadlines/permit-2026-00042"
 
 def _is_data(key: bytes) -> bool:
     """Not the bookkeeping of access (key records, rate buckets, quotas)."""
-    return not any(part in key for part in (b":cred:", b":bucket:", b":quota:"))
+    return not any(part in key for part in (b"{cred:", b":bucket:", b":quota:"))
 
 
 def data_keys(redis_client: Any, web: Web) -> list[bytes]:
