@@ -6,6 +6,7 @@ command, so the domain never depends on them.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 from collections import Counter
@@ -21,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .cli_access import agencies_app, keys_app, staff_app
 from .errors import ConfigurationError, ReminderError, Unavailable
-from .importer import Format, Line, detect_format, read_lines
+from .importer import Format, HeaderError, Line, detect_format, read_lines
 
 app = typer.Typer(
     help="Deadline reminders: register citizens' deadlines and remind them in time.",
@@ -134,18 +135,31 @@ def import_(
         typer.Option(help="Where to write refused lines (default: FILE.rejects.csv)."),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+    encoding: Annotated[
+        str,
+        typer.Option(
+            help="The file's encoding: utf-8-sig reads UTF-8 with or without a BOM; "
+            "cp1252 for Excel's older CSV."
+        ),
+    ] = "utf-8-sig",
 ) -> None:
     """Register every deadline in FILE; refused lines go to a rejects file.
 
-    Exit status: 0 when every line was accepted, 1 when some were refused,
-    2 when the file or the settings could not be used at all.
+    CSV cells may be separated by commas, semicolons or tabs (told from the
+    header). Exit status: 0 when every line was accepted, 1 when some were
+    refused, 2 when the file (its header included) or the settings could
+    not be used at all.
     """
     from . import wiring
 
     try:
         kind: Format = detect_format(file) if fmt is None else _format(fmt)
+        codecs.lookup(encoding)
         service = wiring.connect()
-        stream = file.open(encoding="utf-8", newline="", errors="replace")
+        stream = file.open(encoding=encoding, newline="", errors="replace")
+        total = _count_rows(file)
+    except LookupError:
+        raise _fail(f"--encoding: {encoding!r} is not an encoding Python knows") from None
     except (ValueError, ConfigurationError) as err:
         raise _fail(str(err)) from None
     except OSError as err:
@@ -153,12 +167,11 @@ def import_(
     rejects_path = rejects or file.with_name(file.name + ".rejects.csv")
     counts: Counter[str] = Counter()
     refused: list[tuple[int, str]] = []
-    total = file.stat().st_size
     progress = Progress(
         TextColumn("[bold]importing"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("bytes"),
+        TextColumn("rows"),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
@@ -182,13 +195,17 @@ def import_(
                 else:
                     counts["unchanged"] += 1
             refused.extend((line.number, line.error or "") for line in batch if line.data is None)
+            if batch:
+                progress.update(task, completed=min(batch[-1].number, total))
             batch.clear()
-            progress.update(task, completed=min(_position(stream), total))
 
-        for line in read_lines(stream, kind):
-            batch.append(line)
-            if len(batch) >= batch_size:
-                flush()
+        try:
+            for line in read_lines(stream, kind):
+                batch.append(line)
+                if len(batch) >= batch_size:
+                    flush()
+        except HeaderError as err:
+            raise _fail(str(err)) from None
         flush()
     refused.sort()
     if refused:
@@ -213,11 +230,15 @@ def _format(value: str) -> Format:
     raise ValueError("--format must be csv or jsonl")
 
 
-def _position(stream: Any) -> int:
-    try:
-        return int(stream.buffer.tell())
-    except (OSError, AttributeError, ValueError):
-        return 0
+def _count_rows(path: Path) -> int:
+    """How many lines the file holds (the progress bar's total)."""
+    rows = 0
+    last = b"\n"
+    with path.open("rb") as raw:
+        while chunk := raw.read(1 << 20):
+            rows += chunk.count(b"\n")
+            last = chunk[-1:]
+    return rows + (last != b"\n")
 
 
 @app.command()

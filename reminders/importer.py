@@ -7,14 +7,19 @@ one; a bad line never stops the file. CSV columns (header row required)::
     phone, email, locale, timezone, channels, offsets
 
 ``channels`` and ``offsets`` hold several values separated by ``;`` or
-spaces (``sms;email``, ``7d;1d``); empty cells mean "not given". JSON Lines
-hold one object per line in the shape of ``reminders.Deadline`` (a nested
-``citizen``), or the flat CSV shape.
+spaces (``sms;email``, ``7d;1d``); empty cells mean "not given". Cells are
+separated by commas, semicolons (Excel in French) or tabs, told from the
+header; a byte order mark (Excel's "CSV UTF-8") is dropped. JSON Lines hold
+one object per line in the shape of ``reminders.Deadline`` (a nested
+``citizen``), or the flat CSV shape. A header that is not usable stops the
+file (:class:`HeaderError`); a ref given twice in one file is refused on its
+later line.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -45,6 +50,10 @@ NOT_UTF8 = "not valid UTF-8"
 _REPLACEMENT = "\ufffd"
 
 
+class HeaderError(ValueError):
+    """The CSV header cannot be used: nothing in the file is read."""
+
+
 @dataclass(frozen=True, slots=True)
 class Line:
     """One line of the input: a deadline mapping, or why there is none."""
@@ -69,10 +78,15 @@ def read_lines(stream: TextIO, fmt: Format) -> Iterator[Line]:
     Open the file with ``errors="replace"``: a line holding bytes that are
     not UTF-8 is then refused on its own instead of stopping the file.
     """
-    if fmt == "csv":
-        yield from _read_csv(stream)
-    else:
-        yield from _read_jsonl(stream)
+    source = _read_csv(stream) if fmt == "csv" else _read_jsonl(stream)
+    seen: dict[tuple[str, str], int] = {}
+    for line in source:
+        if line.data is not None:
+            key = (str(line.data.get("agency", "")), str(line.data.get("ref", "")))
+            first = seen.setdefault(key, line.number)
+            if first != line.number:
+                line = Line(line.number, None, f"ref: already on line {first} of this file")
+        yield line
 
 
 def _read_jsonl(stream: TextIO) -> Iterator[Line]:
@@ -96,8 +110,25 @@ def _read_jsonl(stream: TextIO) -> Iterator[Line]:
         yield Line(number, _nest(value) if "citizen" not in value else value)
 
 
+def delimiter(header: str) -> str:
+    """The cell separator of a CSV file, from its header line: the one of
+    comma, semicolon and tab that splits it into the most known columns."""
+    known = set(CSV_COLUMNS)
+
+    def score(sep: str) -> tuple[int, int]:
+        cells = [cell.strip().strip('"').lstrip("\ufeff") for cell in header.split(sep)]
+        return sum(cell in known for cell in cells), len(cells)
+
+    return max((",", ";", "\t"), key=score)
+
+
 def _read_csv(stream: TextIO) -> Iterator[Line]:
-    reader = csv.DictReader(stream, restkey="_extra")
+    first = stream.readline()
+    reader = csv.DictReader(
+        itertools.chain([first], stream), restkey="_extra", delimiter=delimiter(first)
+    )
+    if reader.fieldnames:
+        reader.fieldnames = [name.lstrip("\ufeff").strip() for name in reader.fieldnames]
     header = set(reader.fieldnames or ())
     missing = REQUIRED_COLUMNS - header
     unknown = header - set(CSV_COLUMNS)
@@ -107,8 +138,7 @@ def _read_csv(stream: TextIO) -> Iterator[Line]:
             problem.append(f"missing columns {sorted(missing)}")
         if unknown:
             problem.append(f"unknown columns {sorted(unknown)}")
-        yield Line(1, None, "header: " + "; ".join(problem))
-        return
+        raise HeaderError("header: " + "; ".join(problem))
     for row in reader:
         number = reader.line_num
         if row.get("_extra"):

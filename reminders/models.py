@@ -63,12 +63,15 @@ def _clean_text(value: object) -> object:
 
 
 def parse_duration(value: object) -> object:
-    """Accept ``"7d"``, ``"36h"``, ``"90m"``, ``"2w"`` besides what pydantic
-    takes for a timedelta (ISO 8601 ``"P7D"``, seconds as a number)."""
+    """Accept ``"7d"``, ``"36h"``, ``"90m"``, ``"2w"``, ISO 8601 (``"P7D"``)
+    and seconds as a number; other text (``"7days"``, ``"1 week"``, which
+    pydantic alone would guess at) is refused."""
     if isinstance(value, str):
         match = _DURATION.match(value.lower())
         if match:
             return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+        if not value.strip().upper().startswith("P"):
+            raise ValueError("must be a duration like 7d, 36h, 90m, 2w or ISO 8601 (P7D)")
     return value
 
 

@@ -119,14 +119,75 @@ def test_import_refuses_unusable_files_with_exit_status_2(
     assert message in done.stderr
 
 
-def test_import_reports_a_bad_csv_header_as_a_rejected_line(
-    tmp_path: Path, settings: Settings
+def test_a_bad_csv_header_stops_the_file_with_exit_status_2(
+    tmp_path: Path, settings: Settings, service: ReminderService
 ) -> None:
     (tmp_path / "bad.csv").write_text("agency,ref,colour\nsaaq,x,red\n", encoding="utf-8")
     done = run(["import", str(tmp_path / "bad.csv")], settings, tmp_path)
+    assert done.returncode == 2
+    assert "header: missing columns ['due']; unknown columns ['colour']" in done.stderr
+    assert not (tmp_path / "bad.csv.rejects.csv").exists()
+
+
+EXCEL_ROWS = [
+    ["saaq", "x-1", "2027-01-15", "Renouveler le permis", "", "", "", "a@example.ca", "fr",
+     "America/Toronto", "email", "7d;1d"],
+    ["saaq", "x-2", "2027-01-16", "Échéance de l'impôt", "", "", "", "b@example.ca", "fr",
+     "America/Toronto", "email", "7d"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "delimiter", "encoding", "args"),
+    [
+        ("excel-utf8.csv", ",", "utf-8-sig", []),  # Excel's "CSV UTF-8": a BOM first
+        ("excel-fr.csv", ";", "utf-8-sig", []),  # Excel in French: semicolons
+        ("excel-tab.csv", "\t", "utf-8", []),
+        ("excel-1252.csv", ";", "cp1252", ["--encoding", "cp1252"]),  # older Excel
+    ],
+)
+def test_import_reads_what_excel_writes(
+    tmp_path: Path,
+    settings: Settings,
+    service: ReminderService,
+    name: str,
+    delimiter: str,
+    encoding: str,
+    args: list[str],
+) -> None:
+    source = tmp_path / name
+    with source.open("w", encoding=encoding, newline="") as out:
+        writer = csv.writer(out, delimiter=delimiter)
+        writer.writerow(HEADER.strip().split(","))
+        writer.writerows(EXCEL_ROWS)
+    done = run(["import", str(source), *args], settings, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "created 2, updated 0, unchanged 0, refused 0" in done.stdout
+    assert service.get("saaq", "x-2").title["fr"] == "Échéance de l'impôt"
+
+
+def test_a_ref_twice_in_one_file_is_refused_on_its_later_line(
+    tmp_path: Path, settings: Settings, service: ReminderService
+) -> None:
+    source = tmp_path / "twice.csv"
+    source.write_text(
+        HEADER
+        + "saaq,d-1,2027-01-15,Premier,,,,a@example.ca,fr,America/Toronto,email,7d\n"
+        + "saaq,d-1,2027-02-15,Second,,,,a@example.ca,fr,America/Toronto,email,7d\n",
+        encoding="utf-8",
+    )
+    done = run(["import", str(source)], settings, tmp_path)
     assert done.returncode == 1
-    rejects = (tmp_path / "bad.csv.rejects.csv").read_text(encoding="utf-8")
-    assert "header: missing columns ['due']; unknown columns ['colour']" in rejects
+    assert "created 1, updated 0, unchanged 0, refused 1" in done.stdout
+    rejects = (tmp_path / "twice.csv.rejects.csv").read_text(encoding="utf-8")
+    assert "3,ref: already on line 2 of this file" in rejects
+    assert service.get("saaq", "d-1").title["fr"] == "Premier"
+
+
+def test_an_unknown_encoding_exits_2(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "a.csv").write_text(HEADER, encoding="utf-8")
+    done = run(["import", str(tmp_path / "a.csv"), "--encoding", "klingon"], settings, tmp_path)
+    assert done.returncode == 2 and "--encoding" in done.stderr
 
 
 def test_a_line_that_is_not_utf8_is_refused_alone(

@@ -35,6 +35,8 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("zero offset", {"offsets": ["0d"]}, "offsets"),
     ("negative offset", {"offsets": [-3600]}, "offsets"),
     ("duplicate offsets", {"offsets": ["7d", "P7D"]}, "offsets"),
+    ("offset in words", {"offsets": ["7days"]}, "offsets.0"),
+    ("offset as bare text", {"offsets": ["1 week"]}, "offsets.0"),
     ("too many offsets", {"offsets": [f"{d}d" for d in range(1, 12)]}, "offsets"),
     ("agency with capitals", {"agency": "SAAQ"}, "agency"),
     ("agency with key separator", {"agency": "saaq:x"}, "agency"),
