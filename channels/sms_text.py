@@ -7,10 +7,10 @@ single segment, 67 per segment when split, instead of 160 and 153.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from math import ceil
 
 GSM_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -32,16 +32,34 @@ class SmsLength:
 
 
 def measure(text: str) -> SmsLength:
-    """Encoding, length in its units, and number of segments of ``text``."""
+    """Encoding, length in its units, and number of segments of ``text``,
+    counted as a handset splits it: a GSM escape (``€``, ``~``, ``{``…, two
+    septets) or a UCS-2 surrogate pair (an emoji, two units) is never cut
+    in two, so one falling on a boundary starts the next segment (as
+    Twilio's segment calculator counts)."""
     if all(ch in GSM_BASIC or ch in GSM_EXTENDED for ch in text):
-        septets = sum(2 if ch in GSM_EXTENDED else 1 for ch in text)
-        return SmsLength("GSM-7", septets, 1 if septets <= 160 else ceil(septets / 153))
-    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
-    return SmsLength("UCS-2", units, 1 if units <= 70 else ceil(units / 67))
+        sizes = [2 if ch in GSM_EXTENDED else 1 for ch in text]
+        return SmsLength("GSM-7", sum(sizes), _segments(sizes, single=160, part=153))
+    sizes = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    return SmsLength("UCS-2", sum(sizes), _segments(sizes, single=70, part=67))
+
+
+def _segments(sizes: list[int], *, single: int, part: int) -> int:
+    """How many segments characters of these sizes take: one when they fit
+    ``single``, else parts of at most ``part`` that never split a character."""
+    if sum(sizes) <= single:
+        return 1
+    count, used = 1, 0
+    for size in sizes:
+        if used + size > part:
+            count, used = count + 1, 0
+        used += size
+    return count
 
 
 def to_gsm(text: str) -> str:
-    """Replace what GSM-7 lacks by its nearest letters (``ê`` → ``e``)."""
+    """Replace what GSM-7 lacks by its nearest letters (``ê`` → ``e``);
+    a symbol with no letter in it (an emoji) is left out, never a ``?``."""
     out: list[str] = []
     for ch in text:
         if ch in GSM_BASIC or ch in GSM_EXTENDED:
@@ -50,8 +68,11 @@ def to_gsm(text: str) -> str:
             out.append(_TO_GSM[ch])
         else:
             base = unicodedata.normalize("NFD", ch)[0]
-            out.append(base if base in GSM_BASIC else "?")
-    return "".join(out)
+            if base in GSM_BASIC:
+                out.append(base)
+            elif unicodedata.category(ch)[0] in "LN":
+                out.append("?")  # a letter or digit of another script: say something is there
+    return re.sub(r"(?<=\S) {2,}(?=\S)", " ", "".join(out))
 
 
 def fit(make: Callable[[str], str], title: str) -> str:

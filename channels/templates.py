@@ -31,7 +31,7 @@ WEEKDAYS = {
 
 SMS = {
     "fr": "{agency} : {title}, au plus tard le {date}.{link} "
-    "Repondez RAPPEL 2 pour un rappel dans 2 jours, ARRET pour ne plus en recevoir.",
+    "Répondez RAPPEL 2 pour un rappel dans 2 jours, ARRET pour ne plus en recevoir.",
     "en": "{agency}: {title}, by {date}.{link} "
     "Reply SNOOZE 2 to be reminded in 2 days, STOP to opt out.",
 }

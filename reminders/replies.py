@@ -4,6 +4,12 @@ Replies are read case-, space- and accent-insensitively, in French and
 English: ``arrêt``, ``ARRET`` and `` Arret `` are the same word. Anything we
 do not understand gets the help text, so a citizen is never left without an
 answer. Pure: no I/O here.
+
+Canadian carrier rules (CWTA; Twilio's mandatory keyword responses in
+Canada): a keyword is answered in its own language whatever the citizen's
+(STOP, START, HELP in English; ARRET, REPRISE, AIDE in French); INFO and
+anything else in the citizen's language, French when unknown. The help
+answer names the service and a contact, in at most 160 GSM-7 characters.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ Lang = Literal["fr", "en"]
 DEFAULT_SNOOZE_DAYS = 1
 
 _WORDS: dict[str, tuple[Intent, Lang | None]] = {
-    "STOP": ("stop", None),
+    "STOP": ("stop", "en"),
     "ARRET": ("stop", "fr"),
     "ARRETER": ("stop", "fr"),
     "UNSUBSCRIBE": ("stop", "en"),
@@ -83,30 +89,32 @@ def parse(text: str) -> Command:
 
 ANSWERS: dict[str, dict[Lang, str]] = {
     "stopped": {
-        "fr": "Vous ne recevrez plus de rappels par texto. Repondez REPRISE pour les retablir.",
-        "en": "You will no longer get reminders by text. Reply START to get them again.",
+        "fr": "{service} : vous ne recevrez plus aucun rappel par texto, de tous les "
+        "organismes. Répondez REPRISE pour les rétablir.",
+        "en": "{service}: you will no longer get any reminder by text, from any agency. "
+        "Reply START to get them again.",
     },
     "started": {
-        "fr": "Vos rappels par texto sont retablis. Repondez ARRET pour les arreter.",
-        "en": "Your text reminders are back on. Reply STOP to stop them.",
+        "fr": "{service} : vos rappels par texto sont rétablis. Répondez ARRET pour ne plus "
+        "en recevoir.",
+        "en": "{service}: your text reminders are back on. Reply STOP to stop them.",
     },
     "help": {
-        "fr": "Rappels d'echeances. RAPPEL 2 : rappel dans 2 jours. "
-        "ARRET : ne plus recevoir. REPRISE : recevoir de nouveau.",
-        "en": "Deadline reminders. SNOOZE 2: remind me in 2 days. "
-        "STOP: no more texts. START: texts again.",
+        "fr": "{service}. Aide : {contact} RAPPEL 2 : rappel dans 2 jours. ARRET : ne plus "
+        "recevoir.",
+        "en": "{service}. Help: {contact} SNOOZE 2: remind me in 2 days. STOP: no more texts.",
     },
     "snoozed": {
-        "fr": "C'est note : nouveau rappel le {date}.",
+        "fr": "C'est noté : nouveau rappel le {date}.",
         "en": "Done: we will remind you again on {date}.",
     },
     "too_late": {
-        "fr": "Impossible de reporter de {days} jour(s) : l'echeance est le {due}. "
+        "fr": "Impossible de reporter de {days} jour(s) : l'échéance est le {due}. "
         "{room} jour(s) au plus.",
         "en": "Cannot snooze {days} day(s): the deadline is {due}. {room} day(s) at most.",
     },
     "nothing": {
-        "fr": "Aucun rappel recent a reporter pour ce numero.",
+        "fr": "Aucun rappel récent à reporter pour ce numéro.",
         "en": "There is no recent reminder to snooze for this number.",
     },
     "bad_days": {
@@ -114,7 +122,9 @@ ANSWERS: dict[str, dict[Lang, str]] = {
         "en": "Give a number of days from 1 to 60, for example SNOOZE 2.",
     },
 }
-"""Replies, in GSM-7 characters only so each stays one cheap segment."""
+"""Replies, in GSM-7 characters only (é, è, à, ù and É are in it; ê is
+not) so each stays one cheap segment. ``{service}`` is the service's name
+and ``{contact}`` where to get help (settings)."""
 
 
 def answer(name: str, lang: Lang, **values: object) -> str:

@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     staff_session_s: int = Field(default=12 * 3600, ge=60)
     """How long a staff sign-in lasts."""
 
+    sms_service_name: str = Field(default="Rappels Québec", min_length=1, max_length=40)
+    """The service's name in answers to SMS keywords (HELP, STOP...)."""
+    sms_help_contact: str | None = Field(default=None, max_length=60)
+    """Where citizens get help, in the HELP/AIDE/INFO answer (a phone number
+    or a short URL; default ``REMINDERS_PUBLIC_URL``)."""
+
     log_format: Literal["text", "json"] = "text"
     """Log lines as text (timestamp, level, logger, message) or JSON objects."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -96,20 +96,26 @@ def _reply(ctx: WebContext, sender: str, body: str) -> str:
         last = service.latest_sms(sender)
     except InvalidRequest:
         # A short code or a malformed sender: nothing to act on.
-        return answer("help", command.lang or "fr")
-    # The citizen's own language when we know the number; else the word's.
-    lang: Lang = command.lang or "fr"
-    if last is not None:
-        lang = "en" if last.record.locale == "en" else "fr"
+        return _help(ctx, command.lang or "fr")
+    # Carrier rules: a keyword is answered in its own language (STOP in
+    # English, ARRET in French); the rest in the citizen's, else French.
+    citizens: Lang = "en" if last is not None and last.record.locale == "en" else "fr"
+    lang: Lang = command.lang or citizens
+    service_name = ctx.settings.sms_service_name
     if command.intent == "stop":
         service.opt_out("sms", sender)
-        return answer("stopped", lang)
+        return answer("stopped", lang, service=service_name)
     if command.intent == "start":
         service.opt_in("sms", sender)
-        return answer("started", lang)
+        return answer("started", lang, service=service_name)
     if command.intent == "snooze":
-        return _snooze(ctx, last, command, lang)
-    return answer("help", lang)
+        return _snooze(ctx, last, command, citizens)
+    return _help(ctx, lang)
+
+
+def _help(ctx: WebContext, lang: Lang) -> str:
+    contact = ctx.settings.sms_help_contact or ctx.settings.public_url
+    return answer("help", lang, service=ctx.settings.sms_service_name, contact=contact)
 
 
 def _snooze(ctx: WebContext, last: Found | None, command: Command, lang: Lang) -> str:

@@ -87,6 +87,29 @@ def test_segment_counting_for_gsm7_and_ucs2() -> None:
     assert to_gsm("Arrêt « prêt » œuvre — ç") == 'Arret " pret " oeuvre - c'
 
 
+def test_an_escape_or_an_emoji_on_a_segment_boundary_starts_the_next_segment() -> None:
+    # As Twilio's segment calculator and split-sms count: two septets or two
+    # UTF-16 units are never split between segments.
+    assert measure("a" * 152 + "€" + "b" * 152).segments == 3
+    assert measure("a" * 152 + "b" + "€" + "b" * 150).segments == 2
+    assert measure("a" * 66 + "😀" + "b" * 66).segments == 3
+    assert measure("a" * 65 + "😀" + "b" * 67).segments == 2
+
+
+def test_a_tilde_in_the_agency_link_on_the_boundary_still_keeps_the_sms_in_two_segments() -> None:
+    for pad in range(0, 60):
+        link = "https://saaq.example.gouv.qc.ca/~dossier/" + "x" * pad
+        text = Renderer().sms(replace(CONTENT, action_url=link))
+        assert measure(text).segments <= 2, (pad, measure(text))
+        assert link in text
+
+
+def test_accents_of_gsm7_are_kept_and_emoji_never_become_question_marks() -> None:
+    text = Renderer().sms(replace(CONTENT, title="Échéance 🚗 : à renouveler"))
+    assert "Échéance" in text and "?" not in text.split("https://")[0]
+    assert to_gsm("Permis 🚗 à renouveler") == "Permis à renouveler"
+
+
 def test_email_html_is_escaped_and_text_carries_the_links() -> None:
     hostile = replace(CONTENT, agency_name="<b>x</b>", title="<script>alert(1)</script>")
     email = Renderer().email(hostile)

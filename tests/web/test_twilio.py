@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from channels.sms_text import measure
 from reminders import ManualClock
 from tests.workers.conftest import Rig, state
 
@@ -159,13 +161,41 @@ def test_help_and_anything_else_get_the_help_text(web: Web, word: str, expected:
     assert not web.service.is_opted_out("sms", "+15145550123")
 
 
-def test_replies_follow_the_citizens_language(
-    web: Web, make_rig: Callable[..., Rig], live: dict[str, Any], clock: ManualClock
+@pytest.mark.parametrize(
+    ("locale", "word", "expected"),
+    [
+        ("fr", "STOP", "you will no longer get any reminder by text, from any agency"),
+        ("en", "ARRET", "vous ne recevrez plus aucun rappel par texto, de tous les organismes"),
+        ("en", "aide", "Aide :"),
+        ("fr", "HELP", "Help:"),
+        ("en", "INFO", "Help:"),
+        ("fr", "what?", "Aide :"),
+    ],
+)
+def test_keywords_are_answered_in_their_own_language_others_in_the_citizens(
+    web: Web,
+    make_rig: Callable[..., Rig],
+    live: dict[str, Any],
+    clock: ManualClock,
+    locale: str,
+    word: str,
+    expected: str,
 ) -> None:
     rig = make_rig(**live)
-    send_first(rig, web.service, clock, channels=["sms"], citizen={"locale": "en"})
-    answer = web.reply("+15145550123", "STOP")
-    assert "You will no longer get reminders" in answer.text
+    send_first(rig, web.service, clock, channels=["sms"], citizen={"locale": locale})
+    answer = web.reply("+15145550123", word)
+    assert expected in html.unescape(answer.text)
+
+
+def test_keyword_answers_name_the_service_and_a_contact_in_one_gsm_segment(web: Web) -> None:
+    for word in ("HELP", "AIDE", "INFO", "STOP", "ARRET", "START", "REPRISE"):
+        text = html.unescape(web.reply("+15145550123", word).text)
+        message = text.split("<Message>", 1)[1].split("</Message>", 1)[0]
+        assert web.settings.sms_service_name in message
+        if word in ("HELP", "AIDE", "INFO"):
+            assert web.settings.public_url in message
+        length = measure(message)
+        assert (length.encoding, length.segments) == ("GSM-7", 1), (word, message, length)
 
 
 @pytest.mark.parametrize(
@@ -211,7 +241,7 @@ def test_a_reply_from_an_unknown_number_changes_nothing(web: Web) -> None:
     register(web.service, channels=["sms"])
     before = web.service.get("saaq", "permit-2026-00042")
     answer = web.reply("+15145559999", "RAPPEL 2")
-    assert answer.status_code == 200 and "Aucun rappel recent" in answer.text
+    assert answer.status_code == 200 and "Aucun rappel récent" in answer.text
     for sender in ("", "12345", "not a number"):
         assert web.reply(sender, "STOP").status_code == 200
     assert web.service.get("saaq", "permit-2026-00042") == before
