@@ -95,9 +95,19 @@ class DelayedReceipts:
         self._thread.start()
 
     def later(self, reminder_id: str, provider_id: str, status: str, code: str = "") -> None:
-        due_ms = int((time.time() + self.delay_s) * 1000)
-        member = json.dumps([reminder_id, provider_id, status, code])
+        member, due_ms = self.entry(reminder_id, provider_id, status, code)
         patiently(lambda: self.client.zadd(self.keys.sandbox_receipts, {member: due_ms}))
+        self.wake()
+
+    def entry(
+        self, reminder_id: str, provider_id: str, status: str, code: str = ""
+    ) -> tuple[str, int]:
+        """A receipt as kept in Redis, and when it is due (epoch ms)."""
+        due_ms = int((time.time() + self.delay_s) * 1000)
+        return json.dumps([reminder_id, provider_id, status, code]), due_ms
+
+    def wake(self) -> None:
+        """A receipt was added: look for due ones now."""
         with self._cond:
             self._cond.notify()
 
@@ -227,7 +237,7 @@ class SandboxChannel:
             # it took the message, it is a provider that cannot take it.
             raise TransientChannelError(PROVIDER, "503", "sandbox unavailable") from None
 
-    def _accept(self, reminder_id: str, provider_id: str) -> None:
+    def _accept(self, reminder_id: str, provider_id: str, status: str, code: str) -> None:
         """Book one accepted message, exactly once even when Redis restarts
         mid-call: the booking is keyed by ``provider_id`` (a retried call
         that already landed books nothing more) and retried while Redis is
@@ -240,9 +250,12 @@ class SandboxChannel:
             self.keys.sandbox_sends,
             self.keys.sandbox_first_ms,
             self.keys.sandbox_outage,
+            self.keys.sandbox_receipts,
         ]
         now_s = int(self.clock.now().timestamp())
-        args: list[str | int] = [reminder_id, time.time_ns() // 10**6, now_s]
+        # Its delivery receipt is booked with it, in the same step.
+        receipt, due_ms = self.receipts.entry(reminder_id, provider_id, status, code)
+        args: list[str | int] = [reminder_id, time.time_ns() // 10**6, now_s, receipt, due_ms]
         try:
             # The error cannot tell whether the first try landed: retry them all.
             booked = patiently(
@@ -253,6 +266,7 @@ class SandboxChannel:
             raise SandboxOutcomeUnknown(reminder_id) from None
         if not int(booked):
             raise TransientChannelError(PROVIDER, "503", "sandbox outage")
+        self.receipts.wake()
 
     def _send(self, message: Message) -> ProviderReceipt:
         outcome = outcome_for(message)
@@ -270,10 +284,9 @@ class SandboxChannel:
         provider_id = "SB" + secrets.token_hex(16)
         # The provider's own log of accepted messages: how tests and the demo
         # count sends per reminder (exactly once, or not).
-        self._accept(message.reminder_id, provider_id)
         if outcome == "undelivered":
             code = "30005" if message.channel == "sms" else "bounce"
-            self.receipts.later(message.reminder_id, provider_id, "undelivered", code)
+            self._accept(message.reminder_id, provider_id, "undelivered", code)
         else:
-            self.receipts.later(message.reminder_id, provider_id, "delivered")
+            self._accept(message.reminder_id, provider_id, "delivered", "")
         return ProviderReceipt(PROVIDER, provider_id, self.clock.now())

@@ -23,9 +23,10 @@ import logging
 import random
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, wait
+from concurrent.futures import Executor, Future, wait
+from dataclasses import dataclass
 
-from channels.base import Channel
+from channels.base import Channel, Message, ProviderReceipt
 from channels.compose import Composer, NoAddress
 from channels.errors import PermanentChannelError, TransientChannelError
 from reminders.agencies import AgencyRegistry
@@ -54,6 +55,34 @@ from reminders.vault import ContactVault
 from .ratelimit import ProviderLimiter
 
 log = logging.getLogger("reminders.dispatch")
+
+
+Step = tuple[str, Change, DeadlineRecord, Sequence[str]]
+"""A transition to write: reminder id, change, document as read, members handled."""
+Then = Callable[[Applied | None], tuple[str, bool]]
+"""After an outcome's write: what happened, and whether the write ended the lease."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A member to send now: its document as read and its message."""
+
+    member: str
+    rid: str
+    record: DeadlineRecord
+    channel: str
+    message: Message
+    policy: Policy
+    opted_out: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A member's deadline document and its addresses' state, as read."""
+
+    record: DeadlineRecord
+    opted: frozenset[str]
+    failed: frozenset[str]
 
 
 class Dispatcher:
@@ -133,30 +162,223 @@ class Dispatcher:
         patiently(lambda: self.store.mark_address_failed(listed, digest, code, ttl_s))
 
     def dispatch_all(self, members: Sequence[str], pool: Executor) -> list[str]:
-        """Handle the members of one message concurrently, each its own
-        state machine; what happened to each. When one raised (Redis away),
-        the others still ran and the first error is raised once all are
-        done: Dramatiq retries the message, and the members already handled
-        are no-ops the second time."""
+        """Handle the members of one message, each its own exactly-once state
+        machine; what happened to each.
+
+        The steps of all the plain sends go to Redis together: the
+        documents and their addresses' state in two round trips, every
+        ``sending`` lease in one, every outcome in one (ending the members'
+        leases); the provider calls run concurrently. Anything else (a skip,
+        a deferral, a receipt check, a lease lost to a race) takes the
+        one-member path, concurrently. When a step raised (Redis away), the
+        others still ran and the first error is raised once all are done:
+        Dramatiq retries the message, and the members already handled are
+        no-ops the second time."""
         if len(members) == 1:
             return [self.dispatch(members[0])]
-        futures = [pool.submit(self.dispatch, member) for member in members]
-        wait(futures)
-        for future in futures:
+        reads = self._read_all(members)
+        outcomes: dict[int, str] = {}
+        alone: dict[int, Future[str]] = {}
+        sends: list[tuple[int, Send]] = []
+        for index, member in enumerate(members):
+            prepared = self._prepare(member, reads.get(member))
+            if prepared is None:
+                alone[index] = pool.submit(self.dispatch, member, reads.get(member))
+            else:
+                sends.append((index, prepared))
+        errors: list[BaseException] = []
+        try:
+            outcomes.update(self._send_all(sends, pool))
+        except Exception as err:  # the one-member steps still finish first
+            errors.append(err)
+        wait(alone.values())
+        for index, future in alone.items():
             error = future.exception()
             if error is not None:
-                raise error
-        return [future.result() for future in futures]
+                errors.append(error)
+            else:
+                outcomes[index] = future.result()
+        if errors:
+            raise errors[0]
+        return [outcomes[i] for i in range(len(members))]
 
-    def dispatch(self, member: str) -> str:
-        """Handle one schedule member; returns what happened (for logs and tests)."""
-        outcome, lease_ended = self._dispatch(member)
+    def _read_all(self, members: Sequence[str]) -> dict[str, Read]:
+        """The documents of the members and their addresses' state, in two
+        round trips."""
+        reminders = [(m, split_reminder_id(m)) for m in members if not parse_member(m)[1]]
+        tags = sorted({parts[0] for _, parts in reminders if parts is not None})
+        loaded = patiently(lambda: self.store.load_many(tags))
+        records = {tag: r for tag, r in zip(tags, loaded, strict=True) if r is not None}
+        found = list(records.values())
+        pairs = [(r.phone_hash, r.email_hash) for r in found]
+        states = patiently(lambda: self.store.address_states(pairs))
+        by_tag = {r_tag: state for r_tag, state in zip(records, states, strict=True)}
+        read: dict[str, Read] = {}
+        for member, parts in reminders:
+            if parts is not None and parts[0] in records:
+                opted, failed = by_tag[parts[0]]
+                read[member] = Read(records[parts[0]], opted, failed)
+        return read
+
+    def _prepare(self, member: str, read: Read | None) -> Send | None:
+        """The message of a member that is to be sent now, or None when it
+        is anything else (the one-member path decides and records it)."""
+        rid, is_receipt_check = parse_member(member)
+        parts = split_reminder_id(rid)
+        if is_receipt_check or read is None or parts is None:
+            return None
+        record = read.record
+        reminder = record.reminder(parts[1])
+        if reminder is None:
+            return None
+        policy = self._policy(record.agency)
+        now = self.clock.now()
+        decision = verdict(record, reminder, to_epoch(now), read.opted, policy, read.failed)
+        if decision.action != "send":
+            return None
+        try:
+            message = self.composer.compose(
+                record, reminder, self.vault.open(record.contact), policy, now
+            )
+        except NoAddress:
+            return None
+        return Send(
+            member, rid, record, reminder.channel, message, policy, read.opted | read.failed
+        )
+
+    def _policy(self, agency: str) -> Policy:
+        policy = self.policies.for_agency(agency)
+        registry = self.agencies
+        if not policy.display_name and registry is not None:
+            # The names the agency was registered with, unless its policy names it.
+            names = patiently(lambda: registry.display_names(agency))
+            policy = policy.model_copy(update={"display_name": names})
+        return policy
+
+    def _send_all(self, sends: list[tuple[int, Send]], pool: Executor) -> dict[int, str]:
+        """Lease, send and record ``sends`` (by their index in the message)."""
+        if not sends:
+            return {}
+        results: dict[int, str] = {}
+        # Every lease in one write; each carries its worker's token.
+        tokens = [secrets.token_hex(6) for _ in sends]
+        steps: list[Step] = [
+            (send.rid, take_lease(self.no_receipt_after_s, token), send.record, ())
+            for (_, send), token in zip(sends, tokens, strict=True)
+        ]
+        leased = patiently(lambda: self.transitions.apply_many(steps))
+        held: list[tuple[int, Send, DeadlineRecord]] = []
+        for (index, send), token, applied in zip(sends, tokens, leased, strict=True):
+            record = applied.record if applied is not None else self._ours(send.rid, token)
+            if record is None:
+                self._done(send.member)
+                results[index] = "ignored"
+            else:
+                held.append((index, send, record))
+        futures: list[Future[ProviderReceipt]] = []
+        for _, send, _ in held:
+            if self.limiter is not None:
+                self.limiter.wait(send.channel)
+            futures.append(pool.submit(self.channels[send.channel].send, send.message))
+        wait(futures)
+        # Every outcome in one write, ending the members' leases.
+        recorded: list[tuple[int, Send, Then]] = []
+        changes: list[Step] = []
+        for (index, send, record), future in zip(held, futures, strict=True):
+            change, then = self._outcome(send, record, future)
+            if change is None:
+                results[index] = then(None)[0]
+            else:
+                changes.append((send.rid, change, record, (send.member,)))
+                recorded.append((index, send, then))
+        written = patiently(lambda: self.transitions.apply_many(changes)) if changes else []
+        for (index, send, then), applied in zip(recorded, written, strict=True):
+            outcome, ended = then(applied)
+            if not ended:
+                self._done(send.member)
+            results[index] = outcome
+        return results
+
+    def _ours(self, rid: str, token: str) -> DeadlineRecord | None:
+        """After a lease write that did not land as sent: the document if
+        the lease is ours all the same (its reply was lost), else None."""
+        parts = split_reminder_id(rid)
+        assert parts is not None
+        current = patiently(lambda: self.store.load(parts[0]))
+        reminder = None if current is None else current.reminder(parts[1])
+        if reminder is not None and reminder.state == "sending" and reminder.lease == token:
+            return current
+        return None
+
+    def _done(self, member: str) -> None:
+        """End a member's lease (when no write did)."""
+        done = self.handled
+        if done is not None:
+            patiently(lambda: done(member))
+
+    def _outcome(
+        self, send: Send, record: DeadlineRecord, future: Future[ProviderReceipt]
+    ) -> tuple[Change | None, Then]:
+        """The change that records a provider call's outcome, and what to
+        do once it is written (log, remember, say what happened)."""
+        rid = send.rid
+        error = future.exception()
+        if error is None:
+            receipt = future.result()
+            change = record_sent(receipt.provider, receipt.provider_id, self.no_receipt_after_s)
+
+            def sent(applied: Applied | None) -> tuple[str, bool]:
+                if send.channel == "sms":
+                    # So a "SNOOZE 2" reply from this number finds this reminder.
+                    ttl = self.last_sms_ttl_s
+                    patiently(lambda: self.store.note_last_sms(record.phone_hash, rid, ttl))
+                return "sent", applied is not None
+
+            return change, sent
+        if isinstance(error, TransientChannelError):
+            err = error
+            change = record_transient(err.provider, err.code, self.retry, self.rng, send.opted_out)
+
+            def retried(applied: Applied | None) -> tuple[str, bool]:
+                if applied is not None and applied.reminder.state == "planned":
+                    at = applied.reminder.send_at
+                    log.info("retry reminder=%s code=%s at=%d", rid, err.code, at)
+                    return "retry", True
+                log.warning("failed reminder=%s code=%s (no time left to retry)", rid, err.code)
+                return "failed", applied is not None
+
+            return change, retried
+        if isinstance(error, PermanentChannelError):
+            perm = error
+            change = record_permanent(perm.provider, perm.code, send.opted_out)
+
+            def failed(applied: Applied | None) -> tuple[str, bool]:
+                log.warning("failed reminder=%s provider=%s code=%s", rid, perm.provider, perm.code)
+                self._remember_bad_address(record, send.channel, perm.code, send.policy)
+                return "failed", applied is not None
+
+            return change, failed
+        # A bug or an unexpected SDK error: we cannot know whether the
+        # provider took it, so the reminder stays ``sending`` (never sent
+        # twice) and ends ``no_receipt`` unless a receipt comes.
+        log.error("send raised reminder=%s", rid, exc_info=error)
+
+        def unknown(applied: Applied | None) -> tuple[str, bool]:
+            self._done(send.member)
+            return "unknown", False
+
+        return None, unknown
+
+    def dispatch(self, member: str, read: Read | None = None) -> str:
+        """Handle one schedule member; returns what happened (for logs and
+        tests). ``read``: its document and address state, read just now."""
+        outcome, lease_ended = self._dispatch(member, read)
         if self.handled is not None and not lease_ended:
             done = self.handled
             patiently(lambda: done(member))
         return outcome
 
-    def _dispatch(self, member: str) -> tuple[str, bool]:
+    def _dispatch(self, member: str, read: Read | None = None) -> tuple[str, bool]:
         """What happened, and whether the write that recorded it also ended
         the member's lease."""
         rid, is_receipt_check = parse_member(member)
@@ -167,13 +389,16 @@ class Dispatcher:
         if parts is None:
             return "ignored", False
         tag = parts[0]
-        record = patiently(lambda: self.store.load(tag))
+        record = read.record if read is not None else patiently(lambda: self.store.load(tag))
         reminder = None if record is None else record.reminder(parts[1])
         if record is None or reminder is None:
             return "ignored", False
-        opted, failed = patiently(
-            lambda: self.store.address_state(record.phone_hash, record.email_hash)
-        )
+        if read is not None:
+            opted, failed = read.opted, read.failed
+        else:
+            opted, failed = patiently(
+                lambda: self.store.address_state(record.phone_hash, record.email_hash)
+            )
         # Channels the citizen cannot receive now: opted out, or an address a
         # provider reported bad (fallbacks avoid both).
         opted_out = opted | failed

@@ -255,14 +255,18 @@ def take_lease(no_receipt_after_s: int, token: str = "") -> Change:
 def record_sent(provider: str, provider_id: str, no_receipt_after_s: int) -> Change:
     def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
         if not allows("sent", reminder.state):
-            # The receipt overtook us: keep its state, remember the id.
-            if reminder.state in WENT_OUT and not reminder.provider_id:
-                reminder.provider_id = provider_id
+            # The receipt overtook us: keep its state, remember the id, and
+            # still say it was sent (once: the lease token marks the send
+            # not yet recorded).
+            if reminder.state in WENT_OUT and reminder.lease:
+                reminder.provider_id = reminder.provider_id or provider_id
+                reminder.lease = ""
                 return Effect("sent", f"provider:{provider}", f"{reminder.seq} late record")
             return None
         reminder.state = "sent"
         reminder.provider_id = provider_id
         reminder.reason = ""
+        reminder.lease = ""
         check = reminder_id(_tag(record), reminder.seq) + RECEIPT_SUFFIX
         return Effect(
             "sent", f"provider:{provider}", str(reminder.seq), {check: now + no_receipt_after_s}

@@ -68,38 +68,73 @@ class Transitions:
         parts = split_reminder_id(rid)
         if parts is None:
             return None
-        tag, seq = parts
+        tag = parts[0]
 
         def attempt(number: int) -> Applied | Lost | None:
             existing = loaded if number == 0 and loaded is not None else self.store.load(tag)
-            if existing is None or existing.reminder(seq) is None:
+            built = self._build(rid, change, existing, handled)
+            if built is None:
                 return None
-            now = to_epoch(self.clock.now())
-            record = existing.copy()
-            reminder = record.reminder(seq)
-            assert reminder is not None
-            record.version = existing.version + 1
-            record.updated = now
-            reminder.updated = now  # the change may set a truer time
-            effect = change(record, reminder, now)
-            if effect is None:
-                return None
-            audit = AuditEvent(effect.event, tag, effect.actor, effect.detail or str(seq))
-            write = Write(
-                tag,
-                existing.version,
-                record,
-                now,
-                effect.schedule_add,
-                effect.schedule_remove,
-                [audit],
-                existing,
-                handled,
-            )
-            if self.store.write_many([write])[0]:
-                return Applied(record, reminder, effect)
-            return LOST
+            write, applied = built
+            return applied if self.store.write_many([write])[0] else LOST
 
         return until_written(
             attempt, attempts=self.attempts, conflict=f"reminder {rid} kept changing; try again"
         )
+
+    def apply_many(
+        self, steps: Sequence[tuple[str, Change, DeadlineRecord, Sequence[str]]]
+    ) -> list[Applied | None]:
+        """:meth:`apply` of each (reminder id, change, document as read,
+        members handled), written in one round trip; a write that lost a race
+        (another step of the same deadline, a receipt) is applied again on
+        its own, on the document read afresh."""
+        built = [self._build(*step) for step in steps]
+        writes = [b[0] for b in built if b is not None]
+        landed = iter(self.store.write_many(writes))
+        results: list[Applied | None] = []
+        for (rid, change, _, handled), one in zip(steps, built, strict=True):
+            if one is None:
+                results.append(None)
+            elif next(landed):
+                results.append(one[1])
+            else:
+                results.append(self.apply(rid, change, handled=handled))
+        return results
+
+    def _build(
+        self,
+        rid: str,
+        change: Change,
+        existing: DeadlineRecord | None,
+        handled: Sequence[str],
+    ) -> tuple[Write, Applied] | None:
+        """The write of ``change`` to reminder ``rid`` of ``existing`` (a
+        copy changed), or None when there is nothing to change."""
+        parts = split_reminder_id(rid)
+        if parts is None or existing is None or existing.reminder(parts[1]) is None:
+            return None
+        tag, seq = parts
+        now = to_epoch(self.clock.now())
+        record = existing.copy()
+        reminder = record.reminder(seq)
+        assert reminder is not None
+        record.version = existing.version + 1
+        record.updated = now
+        reminder.updated = now  # the change may set a truer time
+        effect = change(record, reminder, now)
+        if effect is None:
+            return None
+        audit = AuditEvent(effect.event, tag, effect.actor, effect.detail or str(seq))
+        write = Write(
+            tag,
+            existing.version,
+            record,
+            now,
+            effect.schedule_add,
+            effect.schedule_remove,
+            [audit],
+            existing,
+            handled,
+        )
+        return write, Applied(record, reminder, effect)

@@ -213,6 +213,19 @@ class RedisStore:
         self._queue_address_state(pipe, phone_hash, email_hash)
         return _address_state(pipe.execute())
 
+    def address_states(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> list[tuple[frozenset[str], frozenset[str]]]:
+        """:meth:`address_state` of each (phone hash, email hash), in one
+        round trip (one per node of a cluster)."""
+        if not pairs:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for phone_hash, email_hash in pairs:
+            self._queue_address_state(pipe, phone_hash, email_hash)
+        replies = pipe.execute()
+        return [_address_state(replies[i : i + 4]) for i in range(0, len(replies), 4)]
+
     def mark_address_failed(self, channel: str, address_hash: str, code: str, ttl_s: int) -> None:
         """Remember that a provider reported this address invalid or unreachable."""
         if address_hash and ttl_s > 0:
