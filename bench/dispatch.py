@@ -353,6 +353,61 @@ def dramatiq_reference(url: str, count: int) -> dict[str, float]:
     }
 
 
+def lifecycle_round_trips(url: str, count: int) -> dict[str, float]:
+    """Redis round trips per reminder lifecycle (register, release, send,
+    receipt), counted in this process around redis-py's one socket write
+    per command or pipeline, with the real scheduler and a real Dramatiq
+    worker on a manual clock (the sandbox's receipts included; Dramatiq's
+    fetches and acks included, its idle polling too)."""
+    from redis.connection import Connection
+
+    from workers.app import build_worker
+    from workers.fastforward import FastForward
+
+    settings = settings_from(env_for(url, f"t{secrets.token_hex(3)}:")).model_copy(
+        update={"sandbox_receipt_delay_s": 0.0}
+    )
+    first = datetime.now(UTC) + timedelta(days=1)
+    clock = ManualClock(first - timedelta(hours=1))
+    worker = build_worker(settings, clock=clock)
+    scheduler = build_scheduler(settings, clock=clock, broker=worker.broker)
+    forward = FastForward(worker, scheduler, clock, threads=8)
+    writes = 0
+    original = Connection.send_packed_command
+
+    def counted(self: Connection, command: Any, check_health: bool = True) -> None:
+        nonlocal writes
+        writes += 1
+        original(self, command, check_health)
+
+    Connection.send_packed_command = counted  # type: ignore[method-assign,assignment]
+    try:
+        service = worker.core.service
+        register_agencies(service)
+        items = [
+            {
+                "agency": "saaq", "ref": f"t-{i}",
+                "due": (first + timedelta(minutes=90)).isoformat(),
+                "title": "Renouveler votre permis", "channels": ["email"], "offsets": ["90m"],
+                "citizen": {"email": f"c{i}@example.ca", "timezone": "America/Toronto"},
+            }
+            for i in range(count)
+        ]  # fmt: skip
+        before = writes
+        assert all(r.ok for r in service.register_many(items))
+        registered = writes - before
+        clock.set(first + timedelta(seconds=1))
+        forward.run_due()
+        total = writes - before
+    finally:
+        Connection.send_packed_command = original  # type: ignore[method-assign]
+        forward.close()
+    return {
+        "round_trips_per_lifecycle": round(total / count, 2),
+        "round_trips_per_registration": round(registered / count, 2),
+    }
+
+
 def _noop() -> None:
     """The job APScheduler would run."""
 
@@ -393,6 +448,7 @@ def main() -> None:
         url = server.url
         figures: dict[str, float] = dramatiq_reference(url, args.dispatch)
         figures["release_per_s"] = round(release_rate(url, args.release))
+        figures.update(lifecycle_round_trips(url, 2000))
         figures.update(dispatch_run(url, args.dispatch, None))
         figures["release_over_dramatiq_enqueue"] = round(
             figures["release_per_s"] / figures["dramatiq_enqueue_per_s"], 2

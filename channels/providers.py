@@ -80,13 +80,20 @@ def build_channels(
     clock: Clock,
     client: redis.Redis,
     outcomes: Callable[[DeliveryReport], object],
+    outcomes_many: Callable[[list[DeliveryReport]], object] | None = None,
 ) -> ChannelSet:
     """The channels ``settings`` ask for. ``outcomes`` takes the sandbox's
-    receipts (live receipts come through the web app's webhooks)."""
+    receipts (live receipts come through the web app's webhooks);
+    ``outcomes_many`` takes many at once."""
     if settings.provider == "sandbox":
         keys = Keys(settings.key_prefix)
         receipts = DelayedReceipts(
-            outcomes, clock, delay_s=settings.sandbox_receipt_delay_s, client=client, keys=keys
+            outcomes,
+            clock,
+            delay_s=settings.sandbox_receipt_delay_s,
+            client=client,
+            keys=keys,
+            sink_many=outcomes_many,
         )
         sandbox = {
             name: TimedChannel(

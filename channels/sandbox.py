@@ -78,8 +78,11 @@ class DelayedReceipts:
         keys: Keys,
         poll_s: float = 0.05,
         lease_s: float = 30.0,
+        sink_many: Callable[[list[DeliveryReport]], object] | None = None,
     ) -> None:
         self.sink = sink
+        self.sink_many = sink_many
+        """Records many reports at once (the due ones are taken 100 at a time)."""
         self.clock = clock
         self.delay_s = delay_s
         self.client = client
@@ -156,7 +159,7 @@ class DelayedReceipts:
                 taken = self._take(self.client, keys, [horizon_ms, 100, lease_ms])
             except redis.RedisError:
                 taken = []  # Redis is away: try again at the next poll
-            recorded = [self._record(raw) for raw in taken]
+            recorded = self._record_all(taken)
             if closed and not all(recorded):
                 return  # closing with Redis away: the rest stays in Redis for the next one
             if closed and not taken:
@@ -165,6 +168,35 @@ class DelayedReceipts:
                 with self._cond:
                     if not self._closed:
                         self._cond.wait(self.poll_s)
+
+    def _record_all(self, taken: list[bytes | str]) -> list[bool]:
+        """Record the receipts taken, all at once when the sink can (two
+        round trips and one to drop them); one by one otherwise, or when
+        that fails for another reason than Redis being away."""
+        if self.sink_many is None or len(taken) < 2:
+            return [self._record(raw) for raw in taken]
+        members = [raw.decode() if isinstance(raw, bytes) else raw for raw in taken]
+        reports = []
+        for member in members:
+            rid, pid, status, code = json.loads(member)
+            reports.append(DeliveryReport(rid, PROVIDER, pid, status, self.clock.now(), code))
+        sink_many = self.sink_many
+        with self._cond:
+            self._busy += 1
+        try:
+            patiently(lambda: sink_many(reports), give_up_s=ACCEPT_PATIENCE_S)
+            patiently(lambda: self.client.zrem(self.keys.sandbox_receipts, *members))
+            return [True] * len(members)
+        except redis.RedisError:
+            log.warning("sandbox receipts postponed count=%d", len(members))
+            return [False] * len(members)
+        except Exception:
+            log.exception("sandbox receipts failed together; one by one now")
+            return [self._record(raw) for raw in taken]
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
 
     def _record(self, raw: bytes | str) -> bool:
         member = raw.decode() if isinstance(raw, bytes) else raw

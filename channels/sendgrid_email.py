@@ -36,6 +36,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
     Attachment,
+    ClickTracking,
     Content,
     CustomArg,
     Disposition,
@@ -43,10 +44,14 @@ from sendgrid.helpers.mail import (
     FileName,
     FileType,
     From,
+    Ganalytics,
     Header,
     Mail,
+    OpenTracking,
     ReplyTo,
+    SubscriptionTracking,
     To,
+    TrackingSettings,
 )
 
 from reminders.clock import Clock, from_epoch
@@ -142,6 +147,15 @@ class SendGridEmail:
             html_content=message.html or None,
         )
         mail.add_custom_arg(CustomArg(REMINDER_ARG, message.reminder_id))
+        # An account's click tracking would rewrite the signed snooze and stop
+        # links (and its open tracking add a pixel): both off in every request,
+        # whatever the account's defaults.
+        mail.tracking_settings = TrackingSettings(
+            click_tracking=ClickTracking(False, False),
+            open_tracking=OpenTracking(False),
+            subscription_tracking=SubscriptionTracking(False),
+            ganalytics=Ganalytics(False),
+        )
         if message.reply_to:
             mail.reply_to = ReplyTo(message.reply_to)
         if message.unsubscribe_url:

@@ -106,7 +106,11 @@ def build_worker(
     broker = broker or build_broker(settings)
     text = composer(settings)
     channels = build_channels(
-        settings, clock=core.clock, client=core.client, outcomes=core.receipts.record
+        settings,
+        clock=core.clock,
+        client=core.client,
+        outcomes=core.receipts.record,
+        outcomes_many=core.receipts.record_many,
     )
     dispatcher = Dispatcher(
         store=core.store,

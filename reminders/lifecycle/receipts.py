@@ -15,6 +15,7 @@ permanent send error does, while the deadline is active and not yet due.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -23,9 +24,9 @@ from ..clock import to_epoch
 from ..ids import split_reminder_id
 from ..policy import PolicyBook
 from ..record import DeadlineRecord, ReminderRecord
-from .sending import address_failure, fall_back
+from .sending import RECEIPT_SUFFIX, address_failure, fall_back
 from .states import allows
-from .transitions import Applied, Effect, Transitions
+from .transitions import Applied, Change, Effect, Transitions
 
 ReportStatus = Literal["accepted", "delivered", "undelivered"]
 log = logging.getLogger("reminders.receipts")
@@ -64,6 +65,60 @@ class OutcomeRecorder:
             if loaded is not None:
                 opted, failed = store.address_state(loaded.phone_hash, loaded.email_hash)
                 opted_out = opted | failed
+        applied = self.transitions.apply(
+            report.reminder_id, self._change(report, opted_out), loaded=loaded
+        )
+        self._after(report, applied)
+        return applied
+
+    def record_many(self, reports: Sequence[DeliveryReport]) -> list[Applied | None]:
+        """:meth:`record` of each report: the documents read in one round
+        trip and the changes written in one (a report that lost a race is
+        applied again on its own)."""
+        store = self.transitions.store
+        parts = [split_reminder_id(r.reminder_id) for r in reports]
+        tags = sorted({p[0] for p in parts if p is not None})
+        records = dict(zip(tags, store.load_many(tags), strict=True))
+        bounced: list[DeadlineRecord] = [
+            records[p[0]]  # type: ignore[misc]
+            for r, p in zip(reports, parts, strict=True)
+            if r.status == "undelivered" and p is not None and records.get(p[0]) is not None
+        ]
+        pairs = [(b.phone_hash, b.email_hash) for b in bounced]
+        states = dict(zip([id(b) for b in bounced], store.address_states(pairs), strict=True))
+        steps: list[tuple[str, Change, DeadlineRecord, Sequence[str]]] = []
+        results: dict[int, Applied | None] = {}
+        for index, (report, part) in enumerate(zip(reports, parts, strict=True)):
+            record = None if part is None else records.get(part[0])
+            if record is None:
+                results[index] = None
+                continue
+            opted, failed = states.get(id(record), (frozenset(), frozenset()))
+            steps.append((report.reminder_id, self._change(report, opted | failed), record, ()))
+        written = iter(self.transitions.apply_many(steps))
+        out: list[Applied | None] = []
+        for index, report in enumerate(reports):
+            applied = results[index] if index in results else next(written)
+            self._after(report, applied)
+            out.append(applied)
+        return out
+
+    def _after(self, report: DeliveryReport, applied: Applied | None) -> None:
+        if applied is None:
+            return
+        log.info(
+            "receipt reminder=%s provider=%s status=%s code=%s",
+            report.reminder_id,
+            report.provider,
+            report.status,
+            report.code or "-",
+        )
+        if report.status == "undelivered":
+            self._remember_bad_address(applied.record, applied.reminder, report.code)
+
+    def _change(self, report: DeliveryReport, opted_out: frozenset[str]) -> Change:
+        """The transition ``report`` asks for. A final outcome also drops the
+        reminder's receipt check from the schedule, in the same step."""
 
         def change(record: DeadlineRecord, reminder: ReminderRecord, now: int) -> Effect | None:
             if not allows(report.status, reminder.state):
@@ -82,24 +137,14 @@ class OutcomeRecorder:
             # coverage asks whether it was delivered before the deadline.
             reminder.updated = to_epoch(report.at)
             detail = f"{reminder.seq} {report.code}".strip()
+            check = [report.reminder_id + RECEIPT_SUFFIX]
             if report.status == "delivered":
-                return Effect(report.status, f"provider:{report.provider}", detail)
+                return Effect(report.status, f"provider:{report.provider}", detail, {}, check)
             then = fall_back(record, reminder, now, opted_out)
             actor = f"provider:{report.provider}"
-            return Effect(report.status, actor, detail + then.detail, then.schedule)
+            return Effect(report.status, actor, detail + then.detail, then.schedule, check)
 
-        applied = self.transitions.apply(report.reminder_id, change, loaded=loaded)
-        if applied is not None:
-            log.info(
-                "receipt reminder=%s provider=%s status=%s code=%s",
-                report.reminder_id,
-                report.provider,
-                report.status,
-                report.code or "-",
-            )
-            if report.status == "undelivered":
-                self._remember_bad_address(applied.record, applied.reminder, report.code)
-        return applied
+        return change
 
     def _remember_bad_address(
         self, record: DeadlineRecord, reminder: ReminderRecord, code: str

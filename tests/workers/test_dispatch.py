@@ -72,6 +72,35 @@ def test_an_opt_out_after_planning_is_honoured_and_falls_back_to_email(
     assert state(service) == [("sms", "skipped", "opted_out"), ("email", "delivered", "")]
 
 
+def test_a_final_receipt_drops_its_receipt_check_from_the_schedule_in_the_same_step(
+    rig: Rig, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    [rid] = register(service, channels=["email"], offsets=["1d"])
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    rig.run_due()
+
+    assert state(service) == [("email", "delivered", "")]
+    keys = rig.scheduler.schedule.keys
+    assert redis_client.zscore(keys.schedule(0), rid + ":r") is None
+    assert redis_client.zcard(keys.schedule(0)) == 0  # nothing is left to release later
+
+
+def test_members_of_one_deadline_in_one_message_are_each_sent_once(
+    make_rig: Callable[..., Rig], service: ReminderService, clock: ManualClock
+) -> None:
+    rig = make_rig(members_per_message=16)
+    ids = register(service, channels=["sms", "email"], offsets=["1d", "2d", "3d"])
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))  # all three days are due now
+
+    rig.run_due()
+
+    # Three reminders of one document, leased and recorded in the same
+    # batched writes: each lost race is applied again on a fresh read.
+    assert rig.sends() == dict.fromkeys(ids, 1)
+    assert state(service) == [("sms", "delivered", "")] * 3
+
+
 def test_a_permanent_failure_falls_back_to_the_next_channel(
     rig: Rig, service: ReminderService, clock: ManualClock
 ) -> None:
