@@ -11,10 +11,19 @@ no one).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from icalendar import Alarm, Calendar, Event, Timezone, vCalAddress, vText
+from icalendar import (
+    Alarm,
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vCalAddress,
+    vText,
+)
 
 from reminders.models import zone
 
@@ -93,13 +102,69 @@ def build_invite(invite: Invite) -> bytes:
             event.add_component(alarm)
     # Only the transitions around the event and its alarms, not since 1970.
     first = local_due.date() - timedelta(days=410)
-    cal.add_component(
-        Timezone.from_tzinfo(
-            zone(invite.timezone),
-            tzid=invite.timezone,
-            first_date=first,
-            last_date=local_due.date() + timedelta(days=2),
-        )
-    )
+    cal.add_component(vtimezone(invite.timezone, first, local_due.date() + timedelta(days=2)))
     cal.add_component(event)
     return bytes(cal.to_ical())
+
+
+def transitions(name: str, first: date, last: date) -> list[tuple[datetime, timedelta, timedelta]]:
+    """The UTC offset changes of zone ``name`` from ``first`` to ``last``:
+    (instant in UTC, offset before, offset after), from the tz database."""
+    tz = zone(name)
+    start = datetime.combine(first, time(0), tzinfo=UTC)
+    end = datetime.combine(last, time(0), tzinfo=UTC)
+
+    def offset(at: datetime) -> timedelta:
+        found = at.astimezone(tz).utcoffset()
+        assert found is not None
+        return found
+
+    found: list[tuple[datetime, timedelta, timedelta]] = []
+    step = timedelta(hours=1)
+    at, before = start, offset(start)
+    while at < end:
+        after = offset(at + step)
+        if after != before:
+            low, high = at, at + step  # the change is in (low, high]: to the minute
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                if offset(middle) == before:
+                    low = middle
+                else:
+                    high = middle
+            found.append((high.replace(second=0, microsecond=0), before, after))
+            before = after
+        at += step
+    return found
+
+
+def vtimezone(name: str, first: date, last: date) -> Timezone:
+    """The VTIMEZONE of zone ``name`` from ``first`` to ``last``.
+
+    RFC 5545 (3.6.5): an observance's DTSTART is its onset in the local
+    time in force *before* it (the daylight onset in Toronto is 02:00, the
+    standard one 02:00 too). icalendar's ``Timezone.from_tzinfo`` writes the
+    daylight onset at 03:00, the time after the change; this is built from
+    the tz database's transitions instead.
+    """
+    tz = zone(name)
+    timezone = Timezone()
+    timezone.add("tzid", name)
+    opening = datetime.combine(first, time(0), tzinfo=tz)
+    changes = transitions(name, first, last)
+    offset = opening.utcoffset() or timedelta(0)
+    observances = [(opening.replace(tzinfo=None), offset, offset, opening)]
+    for instant, before, after in changes:
+        onset = (instant + before).replace(tzinfo=None)
+        observances.append((onset, before, after, instant.astimezone(tz)))
+    for onset, before, after, local in observances:
+        daylight = bool(local.dst())
+        part = TimezoneDaylight() if daylight else TimezoneStandard()
+        part.add("dtstart", onset)
+        part.add("tzoffsetfrom", before)
+        part.add("tzoffsetto", after)
+        abbreviation = local.tzname()
+        if abbreviation:
+            part.add("tzname", abbreviation)
+        timezone.add_component(part)
+    return timezone

@@ -179,5 +179,6 @@ class Renderer:
             agency=content.agency_name, title=content.title, date=date
         )
         paragraphs = "".join(f"<p>{escape(p)}</p>" for p in text.strip().split("\n\n"))
-        html = f'<!doctype html><html lang="{lang}"><body>{paragraphs}</body></html>'
+        head = f'<head><meta charset="utf-8"><title>{escape(subject)}</title></head>'
+        html = f'<!doctype html><html lang="{lang}">{head}<body>{paragraphs}</body></html>'
         return RenderedEmail(subject=subject, text=text, html=html)

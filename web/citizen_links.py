@@ -56,7 +56,13 @@ def router(ctx: WebContext) -> APIRouter:
 
     @routes.post("/stop/{token}")
     async def stop(token: str, request: Request) -> Response:
-        parse_form(await request.body(), max_fields=8, max_value=64)  # one-click or button
+        # The page's button (a form) or a mail client's RFC 8058 one-click
+        # POST, which may come as multipart/form-data: the body says nothing
+        # more than the link does, so only a form is checked (the body's size
+        # is bounded for every route).
+        body = await request.body()
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            parse_form(body, max_fields=8, max_value=64)
         return await run(lambda: _stop(ctx, pages, token))
 
     return routes

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from icalendar import Calendar
 
 from channels.calendar import Invite, build_invite, invite_uid
@@ -58,6 +59,35 @@ def test_vtimezone_describes_both_sides_of_the_dst_change() -> None:
     assert str(tz["tzid"]) == "America/Toronto"
     kinds = {component.name for component in tz.subcomponents}
     assert kinds == {"STANDARD", "DAYLIGHT"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["America/Toronto", "America/St_Johns", "America/Halifax", "Europe/Paris", "America/Regina"],
+)
+def test_every_observance_starts_at_its_onset_in_the_local_time_before_it(name: str) -> None:
+    # RFC 5545 3.6.5: DTSTART minus TZOFFSETFROM is the transition's instant,
+    # which must be the tz database's (icalendar's from_tzinfo wrote the
+    # daylight onset at 03:00 instead of 02:00 in Toronto).
+    cal = parse(build_invite(replace(INVITE, timezone=name)))
+    (tz,) = cal.walk("VTIMEZONE")
+    real = ZoneInfo(name)
+    observances = tz.walk("STANDARD") + tz.walk("DAYLIGHT")
+    changes = [o for o in observances if o.decoded("tzoffsetfrom") != o.decoded("tzoffsetto")]
+    for observance in changes:
+        before = observance.decoded("tzoffsetfrom")
+        after = observance.decoded("tzoffsetto")
+        instant = (observance.decoded("dtstart") - before).replace(tzinfo=UTC)
+        assert (instant - timedelta(seconds=1)).astimezone(real).utcoffset() == before
+        assert instant.astimezone(real).utcoffset() == after
+        assert (observance.name == "DAYLIGHT") == bool(instant.astimezone(real).dst())
+    if name == "America/Toronto":
+        daylight = [o.decoded("dtstart") for o in changes if o.name == "DAYLIGHT"]
+        assert datetime(2026, 3, 8, 2, 0) in daylight
+    if name == "America/Regina":
+        assert changes == []  # no DST in Saskatchewan
+    else:
+        assert len(changes) >= 2
 
 
 def test_alarms_fire_at_the_offsets_before_the_start() -> None:

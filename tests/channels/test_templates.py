@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 import pytest
 
@@ -108,6 +109,27 @@ def test_accents_of_gsm7_are_kept_and_emoji_never_become_question_marks() -> Non
     text = Renderer().sms(replace(CONTENT, title="Échéance 🚗 : à renouveler"))
     assert "Échéance" in text and "?" not in text.split("https://")[0]
     assert to_gsm("Permis 🚗 à renouveler") == "Permis à renouveler"
+
+
+def test_the_cancellation_email_is_a_whole_html_document() -> None:
+    rendered = Renderer().withdrawn(CONTENT)
+    parser = _Tags()
+    parser.feed(rendered.html or "")
+    assert parser.tags[:4] == ["html", "head", "meta", "title"]
+    assert parser.lang == "fr" and "body" in parser.tags
+    assert rendered.subject in (rendered.html or "")
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.lang = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag == "html":
+            self.lang = dict(attrs).get("lang") or ""
 
 
 def test_email_html_is_escaped_and_text_carries_the_links() -> None:

@@ -113,6 +113,17 @@ def test_one_click_unsubscribe_from_the_mail_client(web: Web) -> None:
     assert not web.service.is_opted_out("email", "a@example.ca")
 
 
+def test_one_click_unsubscribe_as_multipart_form_data_is_accepted(web: Web) -> None:
+    """RFC 8058 says the POST SHOULD be accepted as multipart/form-data too."""
+    rid = register(web.service, channels=["email"])
+    done = requests.post(
+        link(web, "stop", rid), files={"List-Unsubscribe": (None, "One-Click")}, timeout=5
+    )
+    assert str(done.request.headers["content-type"]).startswith("multipart/form-data; boundary=")
+    assert done.status_code == 200
+    assert web.service.is_opted_out("email", "a@example.ca")
+
+
 def test_health_and_metrics(web: Web, make_web: Callable[..., Web]) -> None:
     health = requests.get(web.url + "/healthz", timeout=5)
     assert health.status_code == 200 and health.json() == {"status": "ok", "redis": "ok"}
