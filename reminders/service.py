@@ -296,12 +296,23 @@ class ReminderService:
     def stop(self, found: Found) -> Stopped | None:
         """Opt out the address ``found`` went to, on its channel (a calendar
         invite's is the email); None when that address is no longer on file."""
+        channel, address = self._address_of(found)
+        return None if address is None else Stopped(channel, self.opt_out(channel, address))
+
+    @_redis_errors
+    def restart(self, found: Found) -> Stopped | None:
+        """Undo :meth:`stop`: the address ``found`` went to gets reminders on
+        its channel again (``changed``: it was opted out); None when that
+        address is no longer on file."""
+        channel, address = self._address_of(found)
+        return None if address is None else Stopped(channel, self.opt_in(channel, address))
+
+    def _address_of(self, found: Found) -> tuple[Literal["sms", "email"], str | None]:
+        """The channel and address a reminder went to (a calendar invite's
+        is the email); None when the address is no longer on file."""
         channel: Literal["sms", "email"] = "sms" if found.reminder.channel == "sms" else "email"
         contact = self._vault.open(found.record.contact)
-        address = contact.phone if channel == "sms" else contact.email
-        if not address:
-            return None
-        return Stopped(channel, self.opt_out(channel, address))
+        return channel, (contact.phone if channel == "sms" else contact.email) or None
 
     # -- operations -------------------------------------------------------
 

@@ -36,7 +36,7 @@ MAX_TOKEN = 256
 
 def router(ctx: WebContext) -> APIRouter:
     routes = APIRouter()
-    pages = Pages()
+    pages = Pages(ctx.settings.sms_service_name)
 
     async def run(call: Callable[[], Response]) -> Response:
         return await run_in_threadpool(call)
@@ -53,6 +53,11 @@ def router(ctx: WebContext) -> APIRouter:
     @routes.get("/stop/{token}")
     async def stop_page(token: str) -> Response:
         return await run(lambda: _stop_page(ctx, pages, token))
+
+    @routes.post("/stop/{token}/undo")
+    async def undo_stop(token: str, request: Request) -> Response:
+        parse_form(await request.body(), max_fields=8, max_value=64)
+        return await run(lambda: _undo_stop(ctx, pages, token))
 
     @routes.post("/stop/{token}")
     async def stop(token: str, request: Request) -> Response:
@@ -111,6 +116,7 @@ def _snooze_page(ctx: WebContext, pages: Pages, token: str) -> Response:
         _, found = _claim(ctx, pages, token, "snooze")
     except _Refused as refused:
         return refused.response
+    pages = pages.for_agency(_agency(ctx, found.record))
     record, reminder = found.record, found.reminder
     if record.status != "active":
         return _closed(pages)
@@ -136,6 +142,7 @@ def _snooze(ctx: WebContext, pages: Pages, token: str, days_text: str) -> Respon
         claim, found = _claim(ctx, pages, token, "snooze")
     except _Refused as refused:
         return refused.response
+    pages = pages.for_agency(_agency(ctx, found.record))
     record = found.record
     if not days_text.isdigit() or not 1 <= int(days_text) <= MAX_SNOOZE_DAYS:
         return pages.problem(
@@ -182,12 +189,30 @@ def _stop_page(ctx: WebContext, pages: Pages, token: str) -> Response:
         _, found = _claim(ctx, pages, token, "stop")
     except _Refused as refused:
         return refused.response
-    sms = found.reminder.channel == "sms"
-    by_fr, by_en = ("texto", "text") if sms else ("courriel", "email")
+    pages = pages.for_agency(_agency(ctx, found.record))
+    fr, en = _scope(ctx, found)
     return pages.render(
-        Text("Ne plus recevoir ces rappels", [f"Les rappels par {by_fr} cesseront."]),
-        Text("Stop these reminders", [f"Reminders by {by_en} will stop for this address."]),
+        Text("Ne plus recevoir ces rappels", [*_heading(found.record, "fr"), fr]),
+        Text("Stop these reminders", [*_heading(found.record, "en"), en]),
         confirm={"fr": "Me désabonner", "en": "Unsubscribe me"},
+    )
+
+
+def _scope(ctx: WebContext, found: Found) -> tuple[str, str]:
+    """How far a stop goes: one channel, one address, every agency."""
+    service = ctx.settings.sms_service_name
+    if found.reminder.channel == "sms":
+        return (
+            f"Vous ne recevrez plus aucun rappel par texto à ce numéro, de tous les "
+            f"organismes qui passent par {service}. Les rappels par courriel continuent.",
+            f"You will no longer get any reminder by text at this number, from any agency "
+            f"that uses {service}. Email reminders go on.",
+        )
+    return (
+        f"Vous ne recevrez plus aucun rappel par courriel à cette adresse, de tous les "
+        f"organismes qui passent par {service}. Les rappels par texto continuent.",
+        f"You will no longer get any reminder by email at this address, from any agency "
+        f"that uses {service}. Text reminders go on.",
     )
 
 
@@ -196,21 +221,52 @@ def _stop(ctx: WebContext, pages: Pages, token: str) -> Response:
         _, found = _claim(ctx, pages, token, "stop")
     except _Refused as refused:
         return refused.response
+    pages = pages.for_agency(_agency(ctx, found.record))
     stopped = ctx.service.stop(found)
     if stopped is None:
         return pages.problem(
             410, "Cette adresse n'est plus au dossier.", "This address is no longer on file."
         )
     ctx.metrics.links.labels("stop", "done" if stopped.changed else "reused").inc()
+    fr, en = _scope(ctx, found)
+    undo = {"fr": "Annuler : recevoir de nouveau", "en": "Undo: get them again"}
+    action = f"/stop/{token}/undo"
     if not stopped.changed:
         return pages.render(
-            Text("Déjà désabonné", ["Vous ne recevez déjà plus ces rappels."]),
-            Text("Already unsubscribed", ["You already no longer get these reminders."]),
+            Text("Déjà désabonné", ["Vous ne recevez déjà plus ces rappels.", fr]),
+            Text("Already unsubscribed", ["You already no longer get these reminders.", en]),
+            confirm=undo,
+            action=action,
         )
     return pages.render(
-        Text("Désabonnement fait", ["Vous ne recevrez plus ces rappels à cette adresse."]),
-        Text("You are unsubscribed", ["You will no longer get these reminders at this address."]),
+        Text("Désabonnement fait", [fr]),
+        Text("You are unsubscribed", [en]),
+        confirm=undo,
+        action=action,
     )
+
+
+def _undo_stop(ctx: WebContext, pages: Pages, token: str) -> Response:
+    try:
+        _, found = _claim(ctx, pages, token, "stop")
+    except _Refused as refused:
+        return refused.response
+    pages = pages.for_agency(_agency(ctx, found.record))
+    restarted = ctx.service.restart(found)
+    if restarted is None:
+        return pages.problem(
+            410, "Cette adresse n'est plus au dossier.", "This address is no longer on file."
+        )
+    by_fr, by_en = ("texto", "text") if restarted.channel == "sms" else ("courriel", "email")
+    return pages.render(
+        Text("Rappels rétablis", [f"Vous recevrez de nouveau les rappels par {by_fr}."]),
+        Text("Reminders back on", [f"You will get reminders by {by_en} again."]),
+    )
+
+
+def _agency(ctx: WebContext, record: DeadlineRecord) -> dict[str, str] | None:
+    """The agency's names, as registered (None when it is not)."""
+    return ctx.agencies.display_names(record.agency) or None
 
 
 def _closed(pages: Pages) -> Response:

@@ -124,6 +124,28 @@ def test_one_click_unsubscribe_as_multipart_form_data_is_accepted(web: Web) -> N
     assert web.service.is_opted_out("email", "a@example.ca")
 
 
+def test_pages_name_the_agency_and_the_service_in_both_languages(web: Web) -> None:
+    rid = register(web.service, channels=["email"])
+    for action in ("snooze", "stop"):
+        page = requests.get(link(web, action, rid), timeout=5).text
+        assert page.count("SAAQ · Rappels Québec") == 2, action  # fr and en sections
+    forged = requests.get(web.url + "/snooze/not-a-token", timeout=5)
+    assert forged.status_code == 400 and forged.text.count("Rappels Québec") == 2
+
+
+def test_the_stop_page_says_how_far_a_stop_goes_and_offers_to_undo_it(web: Web) -> None:
+    rid = register(web.service, channels=["sms"])
+    page = requests.get(link(web, "stop", rid), timeout=5).text
+    assert "de tous les organismes" in page and "from any agency" in page
+    assert "Les rappels par courriel continuent." in page
+    done = requests.post(link(web, "stop", rid), data={}, timeout=5)
+    assert done.status_code == 200 and web.service.is_opted_out("sms", "+15145550123")
+    assert f'action="/stop/{link(web, "stop", rid).rsplit("/", 1)[1]}/undo"' in done.text
+    undone = requests.post(link(web, "stop", rid) + "/undo", data={}, timeout=5)
+    assert undone.status_code == 200 and "Rappels rétablis" in undone.text
+    assert not web.service.is_opted_out("sms", "+15145550123")
+
+
 def test_health_and_metrics(web: Web, make_web: Callable[..., Web]) -> None:
     health = requests.get(web.url + "/healthz", timeout=5)
     assert health.status_code == 200 and health.json() == {"status": "ok", "redis": "ok"}
