@@ -120,8 +120,10 @@ header { display: flex; justify-content: space-between; align-items: baseline; }
 .card { border: 1px solid #ccc; border-radius: .5rem; padding: .75rem 1rem; min-width: 12rem; }
 .big { font-size: 2rem; font-weight: bold; }
 .met { color: #2e8540; } .not-met { color: #b3261e; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(30rem, 1fr)); gap: 1.5rem; }
-figure { margin: 0; } canvas { max-height: 18rem; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(30rem, 100%), 1fr));
+        gap: 1.5rem; }
+figure { margin: 0; min-width: 0; } canvas { max-height: 18rem; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: .85rem; margin-top: .5rem; }
 td, th { border-bottom: 1px solid #ddd; padding: .2rem .5rem; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
@@ -169,13 +171,13 @@ _DASHBOARD = """{% extends "layout.html" %}{% block body %}
 <section class="grid">
 {% for id, heading, by in charts %}
 <figure><h2>{{ heading }}</h2><canvas id="{{ id }}" role="img" aria-label="{{ heading }}"></canvas>
-<details><summary>{{ heading }} (table)</summary>
+<details><summary>{{ heading }} (table)</summary><div class="scroll" tabindex="0">
 <table>{% set data = tables[by] %}{% if data %}
 <tr>{% for k in data[0] %}<th>{{ k }}</th>{% endfor %}</tr>
 {% for row in data %}
 <tr>{% for v in row.values() %}<td>{{ cell(v) }}</td>{% endfor %}</tr>
 {% endfor %}{% endif %}
-</table></details></figure>
+</table></div></details></figure>
 {% endfor %}
 </section>
 <script type="application/json" id="report">{{ report_json|safe }}</script>

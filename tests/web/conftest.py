@@ -7,18 +7,21 @@ callback URL the SDK sent them) land here, signed with the fakes' keys.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import uvicorn
 from fastapi import FastAPI
+from playwright.sync_api import Browser, sync_playwright
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
@@ -84,6 +87,23 @@ def serve(app: FastAPI, sock: socket.socket) -> Callable[[], None]:
         thread.join(10)
 
     return stop
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts"
+"""Where the browser tests put their screenshots (every page, fr and en,
+desktop and phone)."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, driven by Playwright."""
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: .ci/run installs it with apt-get")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
 from itsdangerous import TimestampSigner
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from pydantic import SecretStr
 
 from reminders import ManualClock
@@ -18,21 +17,9 @@ from reminders.lifecycle.receipts import DeliveryReport, OutcomeRecorder
 from reminders.lifecycle.sending import record_sent, take_lease
 from reminders.wiring import Core
 
-from .conftest import Web, register
+from .conftest import SHOTS, Web, register
 
 TOKEN = "staff-" + "s" * 32
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed: .ci/run installs it with apt-get")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def some_coverage(core: Core, clock: ManualClock) -> None:
