@@ -14,13 +14,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from reminders.coverage import CoverageReport
-from reminders.coverage_view import percent, rows
+from reminders.coverage_view import rows
 from reminders.credentials import ALL
 from reminders.errors import InvalidRequest
 
@@ -57,6 +60,32 @@ WORDS: dict[str, dict[str, Any]] = {
         "token": "Jeton du personnel",
         "enter": "Entrer",
         "other": "English",
+        "columns": {
+            "month": "Mois d'échéance",
+            "agency": "Organisme",
+            "channel": "Canal",
+            "reason": "Raison",
+            "in_scope": "Échéances visées",
+            "covered": "Couvertes",
+            "coverage": "Couverture",
+            "met": "Cible atteinte",
+            "deadlines": "Échéances",
+            "share_of_gap": "Part de l'écart",
+            "covered_deadlines": "Échéances couvertes",
+            "sent": "Envoyés",
+            "delivered": "Livrés",
+            "undelivered": "Non livrés",
+            "failed": "En échec",
+            "no_receipt": "Sans accusé",
+            "failure_rate": "Taux d'échec",
+            "no_contact": "Aucune coordonnée",
+            "opted_out": "Désabonnés",
+            "registered_late": "Inscrites trop tard",
+            "completed_early": "Faites avant le rappel",
+            "pending": "En cours",
+        },
+        "channels": {"sms": "Texto", "email": "Courriel", "calendar": "Invitation d'agenda"},
+        "none": "s. o.",
         "reasons": {
             "no_contact": "aucune coordonnée",
             "opted_out": "désabonné",
@@ -93,6 +122,32 @@ WORDS: dict[str, dict[str, Any]] = {
         "token": "Staff token",
         "enter": "Sign in",
         "other": "Français",
+        "columns": {
+            "month": "Due month",
+            "agency": "Agency",
+            "channel": "Channel",
+            "reason": "Reason",
+            "in_scope": "In scope",
+            "covered": "Covered",
+            "coverage": "Coverage",
+            "met": "Target met",
+            "deadlines": "Deadlines",
+            "share_of_gap": "Share of the gap",
+            "covered_deadlines": "Deadlines covered",
+            "sent": "Sent",
+            "delivered": "Delivered",
+            "undelivered": "Undelivered",
+            "failed": "Failed",
+            "no_receipt": "No receipt",
+            "failure_rate": "Failure rate",
+            "no_contact": "No contact details",
+            "opted_out": "Opted out",
+            "registered_late": "Registered too late",
+            "completed_early": "Done before a reminder",
+            "pending": "Pending",
+        },
+        "channels": {"sms": "Text message", "email": "Email", "calendar": "Calendar invite"},
+        "none": "n/a",
         "reasons": {
             "no_contact": "no contact details",
             "opted_out": "opted out",
@@ -151,7 +206,8 @@ _DASHBOARD = """{% extends "layout.html" %}{% block body %}
 <form class="filter" method="get">
 <input type="hidden" name="lang" value="{{ lang }}">
 <label>{{ w.agency }} <select name="agency"><option value="">{{ w.all }}</option>
-{% for a in agencies %}<option{% if a == agency %} selected{% endif %}>{{ a }}</option>{% endfor %}
+{% for a in agencies %}<option value="{{ a }}"{% if a == agency %} selected{% endif %}>{{
+  f.label("agency", a) }}</option>{% endfor %}
 </select></label>
 <label>{{ w.from }} <input type="date" name="from" value="{{ start or '' }}"></label>
 <label>{{ w.to }} <input type="date" name="to" value="{{ end or '' }}"></label>
@@ -159,23 +215,24 @@ _DASHBOARD = """{% extends "layout.html" %}{% block body %}
 </form>
 <section class="cards">
 <div class="card"><div>{{ w.coverage }}</div>
-<div class="big {{ 'met' if report.met else 'not-met' }}" id="coverage">{{ pct(report.rate) }}</div>
-<div>{{ w.target }} {{ pct(report.target) }} :
+<div class="big {{ 'met' if report.met else 'not-met' }}" id="coverage">{{
+  f.pct(report.rate) }}</div>
+<div>{{ w.target }} {{ f.pct(report.target) }}{{ " :" if lang == "fr" else ":" }}
 <strong id="verdict">{{ w.met if report.met else w.not_met }}</strong></div></div>
 <div class="card"><div>{{ w.forecast }}</div>
-<div class="big" id="forecast">{{ pct(report.forecast) }}</div></div>
-<div class="card"><div class="big">{{ "{:,}".format(report.in_scope) }}</div>
-<div>{{ w.in_scope }} · {{ "{:,}".format(report.covered) }} {{ w.covered }} ·
-{{ "{:,}".format(report.withdrawn) }} {{ w.withdrawn }}</div></div>
+<div class="big" id="forecast">{{ f.pct(report.forecast) }}</div></div>
+<div class="card"><div class="big">{{ f.num(report.in_scope) }}</div>
+<div>{{ w.in_scope }} · {{ f.num(report.covered) }} {{ w.covered }} ·
+{{ f.num(report.withdrawn) }} {{ w.withdrawn }}</div></div>
 </section>
 <section class="grid">
 {% for id, heading, by in charts %}
 <figure><h2>{{ heading }}</h2><canvas id="{{ id }}" role="img" aria-label="{{ heading }}"></canvas>
 <details><summary>{{ heading }} (table)</summary><div class="scroll" tabindex="0">
 <table>{% set data = tables[by] %}{% if data %}
-<tr>{% for k in data[0] %}<th>{{ k }}</th>{% endfor %}</tr>
+<tr>{% for k in data[0] %}<th scope="col">{{ w.columns.get(k, k) }}</th>{% endfor %}</tr>
 {% for row in data %}
-<tr>{% for v in row.values() %}<td>{{ cell(v) }}</td>{% endfor %}</tr>
+<tr>{% for k, v in row.items() %}<td>{{ f.cell(k, v) }}</td>{% endfor %}</tr>
 {% endfor %}{% endif %}
 </table></div></details></figure>
 {% endfor %}
@@ -221,8 +278,9 @@ class Dashboard:
         report: CoverageReport,
         agencies: list[str],
         query: dict[str, str],
+        names: dict[str, dict[str, str]] | None = None,
     ) -> HTMLResponse:
-        return _html(self.html(lang, report, agencies, query), 200)
+        return _html(self.html(lang, report, agencies, query, names=names), 200)
 
     def html(
         self,
@@ -232,10 +290,12 @@ class Dashboard:
         query: dict[str, str],
         *,
         standalone: bool = False,
+        names: dict[str, dict[str, str]] | None = None,
     ) -> str:
         """The page; ``standalone`` inlines the scripts, for a report file
-        opened without any server."""
+        opened without any server. ``names``: each agency's names, by slug."""
         w = WORDS[lang]
+        f = Formats(lang, names or {})
         charts = [
             ("by-month", w["by_month"], "month"),
             ("by-agency", w["by_agency"], "agency"),
@@ -261,13 +321,12 @@ class Dashboard:
             end=query.get("to"),
             charts=charts,
             tables={by: rows(report, by) for by in ("month", "agency", "channel", "reason")},
-            pct=percent,
-            cell=_cell,
+            f=f,
             other_query="&".join(f"{k}={v}" for k, v in other.items() if v),
             # JSON inside <script type="application/json">: "<" escaped so no
             # value can close the element.
             report_json=_embed({"report": report.model_dump(mode="json")}),
-            words_json=_embed(w),
+            words_json=_embed({**w, "labels": f.labels(report), "locale": f"{lang}-CA"}),
         )
 
 
@@ -293,11 +352,14 @@ def router(ctx: WebContext) -> APIRouter:
         query = {k: request.query_params.get(k, "") for k in ("lang", "agency", "from", "to")}
         try:
             report, agencies = await run_in_threadpool(_report, ctx, query, scope)
+            names = await run_in_threadpool(
+                lambda: {slug: ctx.agencies.display_names(slug) for slug in agencies}
+            )
         except InvalidRequest as err:
             return _bad(str(err))
         except OtherAgency:
             return _forbidden()
-        return pages.page(lang, report, agencies, query)
+        return pages.page(lang, report, agencies, query, names)
 
     @routes.get("/dashboard/data.json")
     async def data(request: Request) -> Response:
@@ -399,14 +461,64 @@ def _embed(value: object) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.1%}"
-    if isinstance(value, bool):
-        return "✓" if value else "✗"
-    return str(value)
+class Formats:
+    """Numbers, percentages, months and names as a reader of ``lang`` in
+    Canada writes them (Babel's CLDR data): ``33,3 %`` and ``1 234`` in
+    French, ``33.3%`` and ``1,234`` in English."""
+
+    PERCENT = "#,##0.0 %"
+
+    def __init__(self, lang: str, names: dict[str, dict[str, str]]) -> None:
+        self.lang = lang
+        self.locale = Locale.parse(f"{lang}_CA")
+        self.names = names
+        self.words = WORDS[lang]
+
+    def num(self, value: int) -> str:
+        return str(format_decimal(value, locale=self.locale))
+
+    def pct(self, rate: float | None) -> str:
+        if rate is None:
+            return str(self.words["none"])
+        pattern = self.PERCENT if self.lang == "fr" else "#,##0.0%"
+        return str(format_percent(rate, pattern, locale=self.locale))
+
+    def label(self, by: str, key: str) -> str:
+        """An agency's name, a channel's, a reason's, a month written out."""
+        if by == "agency":
+            return self.names.get(key, {}).get(self.lang) or key
+        if by == "channel":
+            return str(self.words["channels"].get(key, key))
+        if by == "reason":
+            return str(self.words["reasons"].get(key, key))
+        if by == "month":
+            try:
+                year, month = (int(part) for part in key.split("-"))
+            except ValueError:
+                return key
+            return str(format_date(date(year, month, 1), "MMMM y", locale=self.locale))
+        return key
+
+    def cell(self, key: str, value: object) -> str:
+        if value is None:
+            return str(self.words["none"])
+        if key in ("agency", "channel", "reason", "month") and isinstance(value, str):
+            return self.label(key, value)
+        if isinstance(value, bool):
+            return "✓" if value else "✗"
+        if isinstance(value, float):
+            return self.pct(value)
+        if isinstance(value, int):
+            return self.num(value)
+        return str(value)
+
+    def labels(self, report: CoverageReport) -> dict[str, dict[str, str]]:
+        """The charts' labels, for the page's script."""
+        return {
+            "month": {s.key: self.label("month", s.key) for s in report.by_month},
+            "agency": {s.key: self.label("agency", s.key) for s in report.by_agency},
+            "channel": {c.channel: self.label("channel", c.channel) for c in report.by_channel},
+        }
 
 
 def _html(html: str, status: int) -> HTMLResponse:

@@ -58,8 +58,21 @@ def test_staff_sign_in_and_see_the_charts(staff_web: Web, browser: Browser) -> N
     page.click("button[type=submit]")
     page.wait_for_selector("body[data-charts=ready]", timeout=15_000)
     assert page.inner_text("h1") == "Couverture des rappels"
-    assert page.inner_text("#coverage") == "33.3%"
+    assert spaced(page.inner_text("#coverage")) == "33,3 %"  # French numbers (Babel)
     assert "non atteinte" in page.inner_text("#verdict")
+    # French headers, the agencies' names, channels and months in French.
+    headers = page.eval_on_selector_all("th", "els => els.map(e => e.textContent)")
+    assert "Échéances visées" in headers and "in_scope" not in headers
+    cells = page.eval_on_selector_all("td", "els => els.map(e => e.textContent)")
+    assert "Revenu Québec" in cells and "revenu" not in cells
+    assert "Texto" in cells and "décembre 2026" in cells
+    agencies = page.evaluate("() => Chart.getChart('by-agency').data.labels")
+    assert agencies == ["Revenu Québec", "SAAQ"]
+    # A 0 % agency still gets a visible bar; counts have whole-number ticks.
+    bar = page.evaluate("() => Chart.getChart('by-agency').data.datasets[0].minBarLength")
+    assert bar > 0
+    ticks = page.evaluate("() => Chart.getChart('reasons').scales.x.ticks.map(t => t.value)")
+    assert all(float(t).is_integer() for t in ticks)
     assert page.locator("canvas").count() == 5
     # Chart.js drew something on every canvas (not a blank bitmap).
     drawn = page.evaluate(
@@ -83,6 +96,11 @@ def test_staff_sign_in_and_see_the_charts(staff_web: Web, browser: Browser) -> N
     page.screenshot(path=str(SHOTS / "dashboard-en-revenu.png"), full_page=True)
     assert outside == []  # nothing beyond loopback
     page.close()
+
+
+def spaced(text: str) -> str:
+    """Text with French typography's no-break spaces made plain."""
+    return text.replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def test_the_dashboard_needs_the_staff_token(staff_web: Web, make_web: Callable[..., Web]) -> None:
