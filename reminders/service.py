@@ -22,7 +22,7 @@ from . import coverage, listing
 from .agencies import Agency, AgencyRegistry
 from .clock import Clock
 from .closing import Closer
-from .coverage import CoverageReport
+from .coverage import CoverageReport, Slice
 from .errors import DeadlineNotFound, InvalidRequest, Unavailable
 from .ids import deadline_tag, split_reminder_id
 from .models import Deadline
@@ -242,6 +242,21 @@ class ReminderService:
             end=end,
             today=self.clock.now().date(),
         )
+
+    @_redis_errors
+    def coverage_grid(
+        self, start: date | None = None, end: date | None = None
+    ) -> dict[str, list[Slice]]:
+        """Coverage by agency and by due month (each agency's months), from
+        one read of the counters."""
+        fields = self._store.coverage_fields()
+        whole = coverage.report(fields, target=self.coverage_target, start=start, end=end)
+        return {
+            part.key: coverage.report(
+                fields, target=self.coverage_target, agency=part.key, start=start, end=end
+            ).by_month
+            for part in whole.by_agency
+        }
 
     @_redis_errors
     def recount(self, *, fix: bool = False) -> dict[str, tuple[int, int]]:

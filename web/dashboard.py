@@ -9,21 +9,25 @@ network beyond it; every chart has its table beside it.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from reminders.coverage import CoverageReport
-from reminders.coverage_view import rows
+from reminders.coverage import CoverageReport, Slice
+from reminders.coverage_view import as_csv, rows
 from reminders.credentials import ALL
 from reminders.errors import InvalidRequest
 
@@ -41,6 +45,13 @@ WORDS: dict[str, dict[str, Any]] = {
         "met": "atteinte",
         "not_met": "non atteinte",
         "forecast": "Tendance (échéances à venir)",
+        "as_of": "Au",
+        "definition": "Couverture : part des échéances visées (non retirées) dont au moins un "
+        "rappel a été livré avant l'échéance. Cible : {target}.",
+        "capture": "Coordonnées utilisables",
+        "capture_help": "part des échéances visées avec un numéro ou un courriel utilisable",
+        "grid": "Couverture par organisme et par mois",
+        "csv": "Télécharger (CSV)",
         "in_scope": "échéances visées",
         "covered": "couvertes",
         "withdrawn": "retirées",
@@ -103,6 +114,13 @@ WORDS: dict[str, dict[str, Any]] = {
         "met": "met",
         "not_met": "not met",
         "forecast": "Heading for (deadlines ahead)",
+        "as_of": "As of",
+        "definition": "Coverage: the share of deadlines in scope (not withdrawn) with at least "
+        "one reminder delivered before the deadline. Target: {target}.",
+        "capture": "Usable contact details",
+        "capture_help": "share of deadlines in scope with a usable phone number or email",
+        "grid": "Coverage by agency and month",
+        "csv": "Download (CSV)",
         "in_scope": "deadlines in scope",
         "covered": "covered",
         "withdrawn": "withdrawn",
@@ -213,6 +231,8 @@ _DASHBOARD = """{% extends "layout.html" %}{% block body %}
 <label>{{ w.to }} <input type="date" name="to" value="{{ end or '' }}"></label>
 <button type="submit">{{ w.filter }}</button>
 </form>
+<p id="as-of">{{ w.as_of }} {{ f.when(now) }} ·
+{{ w.definition.format(target=f.pct(report.target)) }}</p>
 <section class="cards">
 <div class="card"><div>{{ w.coverage }}</div>
 <div class="big {{ 'met' if report.met else 'not-met' }}" id="coverage">{{
@@ -221,6 +241,8 @@ _DASHBOARD = """{% extends "layout.html" %}{% block body %}
 <strong id="verdict">{{ w.met if report.met else w.not_met }}</strong></div></div>
 <div class="card"><div>{{ w.forecast }}</div>
 <div class="big" id="forecast">{{ f.pct(report.forecast) }}</div></div>
+<div class="card"><div>{{ w.capture }}</div>
+<div class="big" id="capture">{{ f.pct(capture) }}</div><div>{{ w.capture_help }}</div></div>
 <div class="card"><div class="big">{{ f.num(report.in_scope) }}</div>
 <div>{{ w.in_scope }} · {{ f.num(report.covered) }} {{ w.covered }} ·
 {{ f.num(report.withdrawn) }} {{ w.withdrawn }}</div></div>
@@ -234,9 +256,19 @@ _DASHBOARD = """{% extends "layout.html" %}{% block body %}
 {% for row in data %}
 <tr>{% for k, v in row.items() %}<td>{{ f.cell(k, v) }}</td>{% endfor %}</tr>
 {% endfor %}{% endif %}
-</table></div></details></figure>
+</table></div>{% if not inline %}<a href="/dashboard/export.csv?by={{ by }}{{
+  '&' ~ filter_query if filter_query }}" download>{{ w.csv }}</a>{% endif %}</details></figure>
 {% endfor %}
 </section>
+{% if grid %}<section><h2>{{ w.grid }}</h2><div class="scroll" tabindex="0"><table id="grid">
+<tr><th scope="col">{{ w.columns.agency }}</th>{% for m in grid_months %}<th scope="col">{{
+  f.label("month", m) }}</th>{% endfor %}</tr>
+{% for slug, months in grid.items() %}<tr><th scope="row">{{ f.label("agency", slug) }}</th>
+{% for m in grid_months %}<td>{% if m in months %}{{ f.pct(months[m].rate) }}{% else %}–{% endif
+%}</td>
+{% endfor %}</tr>{% endfor %}
+</table></div>{% if not inline %}<a href="/dashboard/export.csv?by=grid{{
+  '&' ~ filter_query if filter_query }}" download>{{ w.csv }}</a>{% endif %}</section>{% endif %}
 <script type="application/json" id="report">{{ report_json|safe }}</script>
 <script type="application/json" id="words">{{ words_json|safe }}</script>
 {% if inline %}<script>{{ inline.chart|safe }}</script>
@@ -279,8 +311,11 @@ class Dashboard:
         agencies: list[str],
         query: dict[str, str],
         names: dict[str, dict[str, str]] | None = None,
+        grid: dict[str, list[Slice]] | None = None,
+        now: datetime | None = None,
     ) -> HTMLResponse:
-        return _html(self.html(lang, report, agencies, query, names=names), 200)
+        page = self.html(lang, report, agencies, query, names=names, grid=grid, now=now)
+        return _html(page, 200)
 
     def html(
         self,
@@ -291,6 +326,8 @@ class Dashboard:
         *,
         standalone: bool = False,
         names: dict[str, dict[str, str]] | None = None,
+        grid: dict[str, list[Slice]] | None = None,
+        now: datetime | None = None,
     ) -> str:
         """The page; ``standalone`` inlines the scripts, for a report file
         opened without any server. ``names``: each agency's names, by slug."""
@@ -323,6 +360,11 @@ class Dashboard:
             tables={by: rows(report, by) for by in ("month", "agency", "channel", "reason")},
             f=f,
             other_query="&".join(f"{k}={v}" for k, v in other.items() if v),
+            filter_query=urlencode({k: v for k, v in query.items() if k != "lang" and v}),
+            capture=capture_rate(report),
+            grid={slug: {s.key: s for s in months} for slug, months in (grid or {}).items()},
+            grid_months=sorted({s.key for months in (grid or {}).values() for s in months}),
+            now=now or datetime.now(UTC),
             # JSON inside <script type="application/json">: "<" escaped so no
             # value can close the element.
             report_json=_embed({"report": report.model_dump(mode="json")}),
@@ -355,11 +397,41 @@ def router(ctx: WebContext) -> APIRouter:
             names = await run_in_threadpool(
                 lambda: {slug: ctx.agencies.display_names(slug) for slug in agencies}
             )
+            grid = await run_in_threadpool(_grid, ctx, query, scope)
         except InvalidRequest as err:
             return _bad(str(err))
         except OtherAgency:
             return _forbidden()
-        return pages.page(lang, report, agencies, query, names)
+        return pages.page(lang, report, agencies, query, names, grid, ctx.clock.now())
+
+    @routes.get("/dashboard/export.csv")
+    async def export(request: Request) -> Response:
+        """Every table of the dashboard as CSV (``by``: month, agency,
+        channel, reason or grid), with the page's filters."""
+        scope = await run_in_threadpool(scope_of, request)
+        if scope is None or isinstance(scope, int):
+            return JSONResponse({"detail": "staff sign-in required"}, 401)
+        by = request.query_params.get("by", "month")
+        if by not in ("month", "agency", "channel", "reason", "grid"):
+            return _bad("by: must be month, agency, channel, reason or grid")
+        query = {k: request.query_params.get(k, "") for k in ("agency", "from", "to")}
+        try:
+            if by == "grid":
+                grid = await run_in_threadpool(_grid, ctx, query, scope)
+                text = grid_csv(grid)
+            else:
+                report, _ = await run_in_threadpool(_report, ctx, query, scope)
+                text = as_csv(report, by)  # type: ignore[arg-type]
+        except InvalidRequest as err:
+            return _bad(str(err))
+        except OtherAgency:
+            return _forbidden()
+        disposition = f'attachment; filename="coverage-by-{by}.csv"'
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+        )
 
     @routes.get("/dashboard/data.json")
     async def data(request: Request) -> Response:
@@ -437,6 +509,34 @@ def _report(ctx: WebContext, query: dict[str, str], scope: str) -> tuple[Coverag
     return report, [s.key for s in whole.by_agency]
 
 
+def _grid(ctx: WebContext, query: dict[str, str], scope: str) -> dict[str, list[Slice]]:
+    """Coverage by agency and month, within the staff member's scope."""
+    start = _date("from", query.get("from", ""))
+    end = _date("to", query.get("to", ""))
+    grid = ctx.service.coverage_grid(start, end)
+    wanted = scope if scope != ALL else (query.get("agency") or None)
+    return grid if wanted is None else {k: v for k, v in grid.items() if k == wanted}
+
+
+def capture_rate(report: CoverageReport) -> float | None:
+    """Share of the deadlines in scope with a usable phone number or email."""
+    if not report.in_scope:
+        return None
+    return 1 - report.reasons.get("no_contact", 0) / report.in_scope
+
+
+def grid_csv(grid: dict[str, list[Slice]]) -> str:
+    """agency, month, in scope, covered, coverage: one line per cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["agency", "month", "in_scope", "covered", "coverage"])
+    for agency, months in grid.items():
+        for part in months:
+            rate = "" if part.rate is None else round(part.rate, 4)
+            writer.writerow([agency, part.key, part.in_scope, part.covered, rate])
+    return out.getvalue()
+
+
 def _wait_text(lang: str, seconds: int) -> str:
     minutes = max(1, -(-seconds // 60))
     if lang == "en":
@@ -473,6 +573,11 @@ class Formats:
         self.locale = Locale.parse(f"{lang}_CA")
         self.names = names
         self.words = WORDS[lang]
+
+    def when(self, at: datetime) -> str:
+        """A moment in Montréal's time, as the reader writes it."""
+        local = at.astimezone(ZoneInfo("America/Toronto"))
+        return str(format_datetime(local, "d MMMM y HH:mm zzz", locale=self.locale))
 
     def num(self, value: int) -> str:
         return str(format_decimal(value, locale=self.locale))

@@ -98,6 +98,40 @@ def test_staff_sign_in_and_see_the_charts(staff_web: Web, browser: Browser) -> N
     page.close()
 
 
+def test_a_director_sees_when_what_it_means_contacts_a_grid_and_gets_every_table_as_csv(
+    staff_web: Web, browser: Browser
+) -> None:
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    page = browser.new_page(extra_http_headers=bearer)
+    page.goto(staff_web.url + "/dashboard?lang=fr")
+    page.wait_for_selector("body[data-charts=ready]", timeout=15_000)
+    as_of = spaced(page.inner_text("#as-of"))
+    assert as_of.startswith("Au ") and "2026" in as_of
+    assert "livré avant l'échéance" in as_of and "Cible : 60,0 %" in as_of
+    # 3 deadlines in scope, one without a phone or an email.
+    assert spaced(page.inner_text("#capture")) == "66,7 %"
+    grid = page.eval_on_selector_all(
+        "#grid tr", "rows => rows.map(r => [...r.children].map(c => c.textContent))"
+    )
+    assert grid[0][0] == "Organisme" and "décembre 2026" in grid[0]
+    assert [row[0] for row in grid[1:]] == ["Revenu Québec", "SAAQ"]
+    assert spaced(grid[2][grid[0].index("décembre 2026")]) == "100,0 %"
+    links = page.eval_on_selector_all("a[download]", "els => els.map(e => e.href)")
+    assert len(links) == 6  # one under each chart's table, one under the grid
+    page.close()
+    for by, first in (("month", "month,in_scope"), ("agency", "agency,in_scope"),
+                      ("channel", "channel,covered_deadlines"), ("reason", "reason,deadlines"),
+                      ("grid", "agency,month,in_scope,covered,coverage")):  # fmt: skip
+        url = f"{staff_web.url}/dashboard/export.csv?by={by}"
+        answer = requests.get(url, headers=bearer, timeout=5)
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+        lines = answer.text.splitlines()
+        assert lines[0].startswith(first) and len(lines) >= 2, by
+        assert requests.get(url, timeout=5).status_code == 401
+    bad = requests.get(f"{staff_web.url}/dashboard/export.csv?by=colour", headers=bearer, timeout=5)
+    assert bad.status_code == 400
+
+
 def spaced(text: str) -> str:
     """Text with French typography's no-break spaces made plain."""
     return text.replace("\u202f", " ").replace("\u00a0", " ")
