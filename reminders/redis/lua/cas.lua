@@ -42,17 +42,23 @@ for _ = 1, counters do
   redis.call('HINCRBY', coverage_key, ARGV[i], ARGV[i + 1])
   i = i + 2
 end
-for _ = 1, adds do
-  redis.call('ZADD', schedule_key, ARGV[i + 1], ARGV[i])
-  i = i + 2
+-- One command each for the schedule's additions, its removals and the leases.
+if adds > 0 then
+  local entries = {}
+  for k = 1, adds do
+    entries[2 * k - 1] = ARGV[i + 1]
+    entries[2 * k] = ARGV[i]
+    i = i + 2
+  end
+  redis.call("ZADD", schedule_key, unpack(entries))
 end
-for _ = 1, removes do
-  redis.call('ZREM', schedule_key, ARGV[i])
-  i = i + 1
+if removes > 0 then
+  redis.call('ZREM', schedule_key, unpack(ARGV, i, i + removes - 1))
+  i = i + removes
 end
-for _ = 1, leases do
-  redis.call('ZREM', lease_key, ARGV[i])
-  i = i + 1
+if leases > 0 then
+  redis.call('ZREM', lease_key, unpack(ARGV, i, i + leases - 1))
+  i = i + leases
 end
 while i <= #ARGV do
   redis.call('XADD', audit_key, 'MAXLEN', '~', audit_maxlen, '*',
