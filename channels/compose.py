@@ -1,10 +1,12 @@
 """From a stored reminder to the message a channel sends.
 
 The composer reads the deadline document, the citizen's contact (opened from
-the vault by the caller) and the agency's policy, and renders in the
-citizen's locale: SMS text, an email with its links, or an invite email that
-carries the iCalendar file. Titles fall back to the other locale when the
-agency gave only one; the agency's display name falls back to its slug.
+the vault by the caller) and the agency's policy, and renders SMS text, an
+email with its links, or an invite email that carries the iCalendar file.
+Messages are in French; for a citizen whose record asks for English, the
+English is added after the French (Québec's Charter of the French
+language). Titles fall back to the other locale when the agency gave only
+one; the agency's display name falls back to its slug.
 """
 
 from __future__ import annotations
@@ -40,24 +42,34 @@ class Composer:
     def content(
         self, record: DeadlineRecord, reminder: ReminderRecord, policy: Policy, now: datetime
     ) -> ReminderContent:
-        locale = record.locale
+        """What the reminder says in French, with the English added when the
+        citizen's record asks for English."""
         rid = reminder_id(deadline_tag(record.agency, record.ref), reminder.seq)
         due = from_epoch(record.due)
         snooze = None
         if reminder.channel != "calendar" and due - now > timedelta(hours=1):
             snooze = self.links.url("snooze", rid, due)
-        return ReminderContent(
+        french = ReminderContent(
             reminder_id=rid,
-            agency_name=agency_name(record, policy),
-            title=title(record),
+            agency_name=agency_name(record, policy, "fr"),
+            title=title(record, "fr"),
             due=due,
             all_day=record.all_day,
             timezone=record.timezone,
-            locale=locale,
+            locale="fr",
             action_url=record.action_url,
             snooze_url=snooze,
             optout_url=self.links.url("stop", rid, now + STOP_LINK_TTL),
         )
+        if record.locale != "en":
+            return french
+        english = replace(
+            french,
+            agency_name=agency_name(record, policy, "en"),
+            title=title(record, "en"),
+            locale="en",
+        )
+        return replace(french, english=english)
 
     def compose(
         self,
@@ -93,8 +105,8 @@ class Composer:
                 organizer_name=content.agency_name,
                 attendee_email=contact.email,
                 summary=f"{content.agency_name} : {content.title}"
-                if record.locale == "fr"
-                else f"{content.agency_name}: {content.title}",
+                if content.english is None
+                else f"{content.agency_name} : {content.title} / {content.english.title}",
                 description=email.text,
                 due=content.due,
                 all_day=record.all_day,
@@ -127,10 +139,10 @@ def _email(content: ReminderContent, email: RenderedEmail, to: str, policy: Poli
     )
 
 
-def agency_name(record: DeadlineRecord, policy: Policy) -> str:
+def agency_name(record: DeadlineRecord, policy: Policy, lang: str) -> str:
     names = policy.display_name
-    return names.get(record.locale) or next(iter(names.values()), record.agency.upper())
+    return names.get(lang) or next(iter(names.values()), record.agency.upper())
 
 
-def title(record: DeadlineRecord) -> str:
-    return record.title.get(record.locale) or next(iter(record.title.values()))
+def title(record: DeadlineRecord, lang: str) -> str:
+    return record.title.get(lang) or next(iter(record.title.values()))

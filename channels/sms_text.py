@@ -75,18 +75,23 @@ def to_gsm(text: str) -> str:
     return re.sub(r"(?<=\S) {2,}(?=\S)", " ", "".join(out))
 
 
-def fit(make: Callable[[str], str], title: str) -> str:
-    """The message from ``make(title)`` in at most two segments: as written,
-    else in GSM-7 letters, else with the title shortened."""
-    text = make(title)
+def fit(make: Callable[..., str], *titles: str) -> str:
+    """The message from ``make(*titles)`` in at most two segments: as
+    written, else in GSM-7 letters, else with the titles shortened (the
+    longest first, so a bilingual message keeps both)."""
+    text = make(*titles)
     if measure(text).segments <= MAX_SEGMENTS:
         return text
     text = to_gsm(text)
     if measure(text).segments <= MAX_SEGMENTS:
         return text
-    gsm_title = to_gsm(title)
-    for keep in range(len(gsm_title) - 1, 0, -1):
-        text = to_gsm(make(gsm_title[:keep].rstrip() + "..."))
+    kept = [to_gsm(title) for title in titles]
+    full = list(kept)
+    while any(len(title) > 1 for title in kept):
+        longest = max(range(len(kept)), key=lambda i: len(kept[i]))
+        kept[longest] = kept[longest][:-1]
+        shown = [k if k == f else k.rstrip() + "..." for k, f in zip(kept, full, strict=True)]
+        text = to_gsm(make(*shown))
         if measure(text).segments <= MAX_SEGMENTS:
             return text
     raise ValueError("the SMS template alone is longer than two segments")

@@ -8,6 +8,7 @@ SMS are fitted into two segments (see :mod:`channels.sms_text`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,6 +36,12 @@ SMS = {
     "en": "{agency}: {title}, by {date}.{link} "
     "Reply SNOOZE 2 to be reminded in 2 days, STOP to opt out.",
 }
+BILINGUAL_SMS = (
+    "{agency} : {title_fr}, au plus tard le {date_fr}. / {title_en}, by {date_en}.{link} "
+    "RAPPEL 2 / SNOOZE 2 : dans 2 jours / in 2 days. ARRET / STOP : ne plus recevoir / opt out."
+)
+"""French first, English added (Charter of the French language): for the
+citizens whose record asks for English."""
 SUBJECT = {"fr": "Rappel : {title} (au plus tard le {date})", "en": "Reminder: {title} (by {date})"}
 WITHDRAWN_SUBJECT = {"fr": "Rappel retiré : {title}", "en": "Reminder withdrawn: {title}"}
 WITHDRAWN_TEXT = {
@@ -98,6 +105,9 @@ class ReminderContent:
     action_url: str | None = None
     snooze_url: str | None = None
     optout_url: str | None = None
+    english: ReminderContent | None = None
+    """The same reminder in English, added after the French (this content)
+    for a citizen whose record asks for English."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +146,8 @@ class Renderer:
         )
 
     def sms(self, content: ReminderContent) -> str:
+        if content.english is not None:
+            return self._bilingual_sms(content, content.english)
         lang = "fr" if content.locale == "fr" else "en"
         date = format_due(
             content.due, all_day=content.all_day, timezone=content.timezone, locale=lang
@@ -147,7 +159,31 @@ class Renderer:
 
         return fit(make, content.title)
 
+    def _bilingual_sms(self, fr: ReminderContent, en: ReminderContent) -> str:
+        dates = {
+            lang: format_due(fr.due, all_day=fr.all_day, timezone=fr.timezone, locale=lang)
+            for lang in ("fr", "en")
+        }
+        link = f" {fr.action_url}" if fr.action_url else ""
+
+        def make(title_fr: str, title_en: str) -> str:
+            return BILINGUAL_SMS.format(
+                agency=fr.agency_name,
+                title_fr=title_fr,
+                title_en=title_en,
+                date_fr=dates["fr"],
+                date_en=dates["en"],
+                link=link,
+            )
+
+        return fit(make, fr.title, en.title)
+
     def email(self, content: ReminderContent) -> RenderedEmail:
+        if content.english is not None:
+            return _both(self._email(content), self._email(content.english))
+        return self._email(content)
+
+    def _email(self, content: ReminderContent) -> RenderedEmail:
         lang = "fr" if content.locale == "fr" else "en"
         date = format_due(
             content.due, all_day=content.all_day, timezone=content.timezone, locale=lang
@@ -170,6 +206,11 @@ class Renderer:
 
     def withdrawn(self, content: ReminderContent) -> RenderedEmail:
         """The email that carries an invite's cancellation."""
+        if content.english is not None:
+            return _both(self._withdrawn(content), self._withdrawn(content.english))
+        return self._withdrawn(content)
+
+    def _withdrawn(self, content: ReminderContent) -> RenderedEmail:
         lang = "fr" if content.locale == "fr" else "en"
         date = format_due(
             content.due, all_day=content.all_day, timezone=content.timezone, locale=lang
@@ -182,3 +223,21 @@ class Renderer:
         head = f'<head><meta charset="utf-8"><title>{escape(subject)}</title></head>'
         html = f'<!doctype html><html lang="{lang}">{head}<body>{paragraphs}</body></html>'
         return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def _both(fr: RenderedEmail, en: RenderedEmail) -> RenderedEmail:
+    """One email saying it in French, then in English."""
+    body = re.compile(r"<body[^>]*>(.*)</body>", re.S)
+    found_fr, found_en = body.search(fr.html), body.search(en.html)
+    inner_fr = found_fr.group(1) if found_fr else ""
+    inner_en = found_en.group(1) if found_en else ""
+    subject = f"{fr.subject} / {en.subject}"
+    html = (
+        '<!doctype html>\n<html lang="fr"><head><meta charset="utf-8">'
+        f"<title>{escape(subject)}</title></head>\n"
+        '<body style="font-family: sans-serif; line-height: 1.5; max-width: 36em">\n'
+        f'<div lang="fr">{inner_fr}</div>\n<hr>\n<div lang="en">{inner_en}</div>\n'
+        "</body></html>\n"
+    )
+    text = f"{fr.text.rstrip()}\n\n---\n\n{en.text}"
+    return RenderedEmail(subject=subject, text=text, html=html)

@@ -36,7 +36,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from demo.redis_server import RedisServer
-from demo.sample import MAGIC_EMAIL_LOCALS, MAGIC_PHONE_ENDINGS, register_agencies, sample_deadlines
+from demo.sample import (
+    MAGIC_EMAIL_LOCALS,
+    MAGIC_PHONE_ENDINGS,
+    NAMES,
+    register_agencies,
+    sample_deadlines,
+)
 from reminders.clock import ManualClock
 from reminders.coverage import CoverageReport
 from reminders.coverage_view import as_table, percent
@@ -44,7 +50,7 @@ from reminders.errors import ReminderError
 from reminders.service import ReminderService
 from reminders.settings import Settings
 from reminders.wiring import connect, redis_client
-from web.dashboard import Dashboard
+from web.dashboard import report_files
 from workers.app import build_scheduler, build_worker
 from workers.fastforward import FastForward
 
@@ -173,9 +179,8 @@ def run_demo(
         purge = service.purge()
         report = service.coverage()
         differences = service.recount()
-        agencies = [s.key for s in report.by_agency]
-        html = Dashboard().html("fr", report, agencies, {"lang": "fr"}, standalone=True)
-        report_file.write_text(html, encoding="utf-8")
+        names = {slug: {"fr": fr, "en": en} for slug, (fr, en) in NAMES.items()}
+        report_file = report_files(service, report_file.parent, report_file.stem, names)
 
         console.print()
         console.print(as_table(report, "agency"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,14 @@ _LOGIN = """{% extends "layout.html" %}{% block body %}
 {% endblock %}"""
 
 _DASHBOARD = """{% extends "layout.html" %}{% block body %}
-<header><h1>{{ w.title }}</h1><a href="?{{ other_query }}">{{ w.other }}</a></header>
+<header><h1>{{ w.title }}</h1>{% if offline %}<a href="{{ offline(other_lang, agency) }}"
+ lang="{{ other_lang }}">{{ w.other }}</a>{% else %}<a href="?{{ other_query }}"
+ lang="{{ other_lang }}">{{ w.other }}</a>{% endif %}</header>
+{% if offline %}<nav class="filter" aria-label="{{ w.agency }}">{{ w.agency }} :
+<a href="{{ offline(lang, '') }}"{% if not agency %} aria-current="page"{% endif %}>{{ w.all }}</a>
+{% for a in agencies %}· <a href="{{ offline(lang, a) }}"{% if a == agency %}
+ aria-current="page"{% endif %}>{{ f.label("agency", a) }}</a>
+{% endfor %}</nav>{% else %}
 <form class="filter" method="get">
 <input type="hidden" name="lang" value="{{ lang }}">
 <label>{{ w.agency }} <select name="agency"><option value="">{{ w.all }}</option>
@@ -230,7 +238,7 @@ _DASHBOARD = """{% extends "layout.html" %}{% block body %}
 <label>{{ w.from }} <input type="date" name="from" value="{{ start or '' }}"></label>
 <label>{{ w.to }} <input type="date" name="to" value="{{ end or '' }}"></label>
 <button type="submit">{{ w.filter }}</button>
-</form>
+</form>{% endif %}
 <p id="as-of">{{ w.as_of }} {{ f.when(now) }} ·
 {{ w.definition.format(target=f.pct(report.target)) }}</p>
 <section class="cards">
@@ -328,9 +336,13 @@ class Dashboard:
         names: dict[str, dict[str, str]] | None = None,
         grid: dict[str, list[Slice]] | None = None,
         now: datetime | None = None,
+        offline: Callable[[str, str], str] | None = None,
     ) -> str:
         """The page; ``standalone`` inlines the scripts, for a report file
-        opened without any server. ``names``: each agency's names, by slug."""
+        opened without any server, and ``offline(lang, agency)`` names the
+        sibling file of each language and agency (the filter and the
+        language switch are then links between files). ``names``: each
+        agency's names, by slug."""
         w = WORDS[lang]
         f = Formats(lang, names or {})
         charts = [
@@ -349,6 +361,8 @@ class Dashboard:
             }
         return self._env.get_template("dashboard.html").render(
             inline=inline,
+            offline=offline,
+            other_lang="en" if lang == "fr" else "fr",
             lang=lang,
             w=w,
             report=report,
@@ -638,3 +652,35 @@ def _html(html: str, status: int) -> HTMLResponse:
 
 def _bad(message: str) -> Response:
     return JSONResponse({"detail": message}, 400)
+
+
+def report_files(
+    service: Any, folder: Path, stem: str, names: dict[str, dict[str, str]] | None = None
+) -> Path:
+    """The dashboard as standalone files that work offline: one per
+    language and agency (``stem.html`` is French, every agency), linked to
+    each other by the language switch and the agency filter. Returns the
+    main file."""
+    whole = service.coverage()
+    agencies = [s.key for s in whole.by_agency]
+
+    def offline(lang: str, agency: str) -> str:
+        parts = [stem] + (["en"] if lang == "en" else []) + ([agency] if agency else [])
+        return ".".join(parts) + ".html"
+
+    pages = Dashboard()
+    for lang in ("fr", "en"):
+        for agency in ["", *agencies]:
+            report = whole if not agency else service.coverage(agency)
+            html = pages.html(
+                lang,
+                report,
+                agencies,
+                {"lang": lang, "agency": agency},
+                standalone=True,
+                names=names,
+                grid=service.coverage_grid(),
+                offline=offline,
+            )
+            (folder / offline(lang, agency)).write_text(html, encoding="utf-8")
+    return folder / offline("fr", "")

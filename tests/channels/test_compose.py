@@ -10,6 +10,7 @@ from icalendar import Calendar
 
 from channels.base import Message
 from channels.compose import Composer, NoAddress
+from channels.sms_text import measure
 from channels.templates import Renderer
 from reminders import Deadline, ManualClock, ReminderService
 from reminders.ids import deadline_tag
@@ -75,7 +76,9 @@ def test_an_email_carries_signed_snooze_and_stop_links_and_the_agency_name(
     message = compose(composer, core, clock, record, "email")
 
     assert message.to == "a@example.ca"
-    assert message.subject.startswith("Reminder: Renew your licence")
+    # French first, English added for a citizen whose record asks for it.
+    assert message.subject.startswith("Rappel : Renouveler votre permis")
+    assert " / Reminder: Renew your licence" in message.subject
     assert message.sender_name == "SAAQ"
     assert message.unsubscribe_url is not None
     token = message.unsubscribe_url.rsplit("/", 1)[1]
@@ -83,6 +86,26 @@ def test_an_email_carries_signed_snooze_and_stop_links_and_the_agency_name(
     assert claim.reminder_id == message.reminder_id
     assert "/snooze/" in message.text and "/snooze/" in message.html
     assert "https://example.gouv.qc.ca/renew" in message.html
+
+
+def test_messages_are_in_french_and_english_is_added_after_it_when_asked(
+    core: Core, composer: Composer, service: ReminderService, clock: ManualClock
+) -> None:
+    french = compose(composer, core, clock, stored(core, ref="fr-1"), "sms")
+    assert "Renouveler votre permis" in french.text and "Renew" not in french.text
+
+    record = stored(core, ref="en-1", citizen={"locale": "en"})
+    sms = compose(composer, core, clock, record, "sms")
+    assert sms.text.index("Renouveler votre permis") < sms.text.index("Renew your licence")
+    assert "ARRET / STOP" in sms.text and "décembre" in sms.text  # GSM-7 accents kept
+    assert measure(sms.text).segments <= 2
+
+    email = compose(composer, core, clock, stored(core, ref="en-2", channels=["email"],
+                                                  citizen={"locale": "en"}), "email")  # fmt: skip
+    assert email.text.index("Bonjour") < email.text.index("Hello")
+    assert email.html is not None
+    assert email.html.index('<div lang="fr">') < email.html.index('<div lang="en">')
+    assert email.html.startswith("<!doctype html>") and "<head>" in email.html
 
 
 def test_the_title_falls_back_to_the_other_locale(

@@ -244,21 +244,38 @@ def test_coverage_gauges_on_metrics(staff_web: Web) -> None:
     assert "# TYPE reminders_reminders_by_outcome gauge" in text
 
 
-def test_the_demo_report_file_draws_its_charts_offline(
+def test_the_demo_report_files_work_offline_with_their_filter_and_language_switch(
     browser: Browser, tmp_path: Path, staff_web: Web
 ) -> None:
-    from web.dashboard import Dashboard
+    from web.dashboard import report_files
 
-    report = staff_web.service.coverage()
-    path = tmp_path / "report.html"
-    path.write_text(Dashboard().html("en", report, ["revenu", "saaq"], {}, standalone=True))
+    names = {
+        "saaq": {"fr": "SAAQ", "en": "SAAQ"},
+        "revenu": {"fr": "Revenu Québec", "en": "Revenu Québec"},
+    }
+    main = report_files(staff_web.service, tmp_path, "report", names)
+    assert main == tmp_path / "report.html"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "report.en.html", "report.en.revenu.html", "report.en.saaq.html",
+        "report.html", "report.revenu.html", "report.saaq.html",
+    ]  # fmt: skip
     page = browser.new_page()
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
-    page.goto(path.as_uri())
+    page.goto(main.as_uri())
     page.wait_for_selector("body[data-charts=ready]", timeout=15_000)
-    assert page.inner_text("#coverage") == "33.3%"
-    assert requested == [path.as_uri()]
+    assert spaced(page.inner_text("#coverage")) == "33,3 %"
+    with page.expect_navigation():
+        page.click("nav.filter >> text=Revenu Québec")  # the agency filter, offline
+    page.wait_for_selector("body[data-charts=ready]")
+    assert spaced(page.inner_text("#coverage")) == "0,0 %"
+    with page.expect_navigation():
+        page.click("header >> text=English")  # the language switch keeps the agency
+    page.wait_for_selector("body[data-charts=ready]")
+    assert page.inner_text("h1") == "Reminder coverage"
+    assert page.inner_text("#coverage") == "0.0%"
+    assert page.url.endswith("report.en.revenu.html")
+    assert all(url.startswith("file://") for url in requested)  # nothing from a network
     page.close()
 
 
