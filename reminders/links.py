@@ -36,6 +36,14 @@ class BadLink(InvalidRequest):
         super().__init__("link", message)
 
 
+class ExpiredLink(BadLink):
+    """A genuine link past its expiry: which reminder it was for is known."""
+
+    def __init__(self, reminder_id: str) -> None:
+        super().__init__("has expired")
+        self.reminder_id = reminder_id
+
+
 @dataclass(frozen=True, slots=True)
 class LinkClaim:
     """What a verified link allows."""
@@ -79,5 +87,5 @@ class Links:
             raise BadLink("is not a reminder link")
         expires = datetime.fromtimestamp(int(expiry), tz=now.tzinfo)
         if expires <= now:
-            raise BadLink("has expired")
+            raise ExpiredLink(rid)
         return LinkClaim(name, rid, expires)

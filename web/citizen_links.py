@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from channels.templates import format_due
 from reminders.clock import from_epoch, to_epoch
 from reminders.errors import DeadlineClosed, InvalidRequest, ReminderNotFound, SnoozeTooLate
-from reminders.links import Action, BadLink, LinkClaim
+from reminders.links import Action, BadLink, ExpiredLink, LinkClaim
 from reminders.record import DeadlineRecord
 from reminders.service import Found
 from reminders.snoozing import MAX_SNOOZE_DAYS, choices
@@ -83,12 +83,14 @@ def _claim(ctx: WebContext, pages: Pages, token: str, action: Action) -> tuple[L
         raise _Refused(pages.problem(400, "Ce lien est invalide.", "This link is not valid."))
     try:
         claim = ctx.links.verify(token, now=ctx.clock.now(), action=action)
-    except BadLink as err:
+    except ExpiredLink as err:
         ctx.metrics.links.labels(action, "bad").inc()
-        if "expired" in str(err):
-            raise _Refused(
-                pages.problem(410, "Ce lien a expiré.", "This link has expired.")
-            ) from None
+        # Genuine but old: the page still names the agency that sent it.
+        old = ctx.service.find(err.reminder_id)
+        named = pages.for_agency(None if old is None else _agency(ctx, old.record))
+        raise _Refused(named.problem(410, "Ce lien a expiré.", "This link has expired.")) from None
+    except BadLink:
+        ctx.metrics.links.labels(action, "bad").inc()
         raise _Refused(
             pages.problem(400, "Ce lien est invalide.", "This link is not valid.")
         ) from None

@@ -7,6 +7,7 @@ each language's text says which language it is. Screenshots of every page
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from importlib import resources
 from typing import Any
 
@@ -90,6 +91,14 @@ def test_the_stop_page_its_confirmation_and_its_undo(web: Web, page: Page) -> No
         page.keyboard.press("Enter")
     assert web.service.is_opted_out("sms", "+15145550123")
     check(page, "citizen-stopped")
+
+
+def test_an_expired_link_names_the_agency_that_sent_it(web: Web, page: Page) -> None:
+    rid = register(web.service, channels=["email"])
+    answer = page.goto(link(web, "snooze", rid, ttl=-timedelta(minutes=1)))
+    assert answer is not None and answer.status == 410
+    assert page.content().count("SAAQ · Rappels Québec") == 2
+    check(page, "citizen-expired-link")
 
 
 @pytest.mark.parametrize(
