@@ -382,3 +382,14 @@ def test_the_demo_uses_reminders_redis_url_and_leaves_it_as_it_was(
     assert done.returncode == 0, done.stderr[-2000:]
     assert "deadlines registered 60" in " ".join(done.stdout.split())
     assert redis_client.dbsize() == before  # its keys were written there, then deleted
+
+
+def test_the_import_progress_counts_rows_not_bytes(tmp_path: Path) -> None:
+    from reminders.cli import _count_rows
+
+    with_newline = tmp_path / "a.csv"
+    with_newline.write_text(HEADER + "saaq,1,2027-01-15\n" * 3, encoding="utf-8")
+    without = tmp_path / "b.csv"
+    without.write_text(HEADER + "saaq,1,2027-01-15\n" * 2 + "saaq,2,2027-01-15", encoding="utf-8")
+    assert _count_rows(with_newline) == 4 and _count_rows(without) == 4
+    assert with_newline.stat().st_size > 100  # bytes would be another total
