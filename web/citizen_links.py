@@ -78,7 +78,11 @@ class _Refused(Exception):
         self.response = response
 
 
-def _claim(ctx: WebContext, pages: Pages, token: str, action: Action) -> tuple[LinkClaim, Found]:
+def _claim(
+    ctx: WebContext, pages: Pages, token: str, action: Action
+) -> tuple[LinkClaim, Found, Pages]:
+    """The link's claim, its reminder, and the pages naming its agency; or
+    :class:`_Refused` with the page that says why not."""
     if len(token) > MAX_TOKEN:
         raise _Refused(pages.problem(400, "Ce lien est invalide.", "This link is not valid."))
     try:
@@ -99,7 +103,7 @@ def _claim(ctx: WebContext, pages: Pages, token: str, action: Action) -> tuple[L
         raise _Refused(
             pages.problem(404, "Ce rappel n'existe plus.", "This reminder no longer exists.")
         )
-    return claim, found
+    return claim, found, pages.for_agency(_agency(ctx, found.record))
 
 
 def _heading(record: DeadlineRecord, lang: str) -> list[str]:
@@ -115,10 +119,9 @@ def _used_name(token: str) -> str:
 
 def _snooze_page(ctx: WebContext, pages: Pages, token: str) -> Response:
     try:
-        _, found = _claim(ctx, pages, token, "snooze")
+        _, found, pages = _claim(ctx, pages, token, "snooze")
     except _Refused as refused:
         return refused.response
-    pages = pages.for_agency(_agency(ctx, found.record))
     record, reminder = found.record, found.reminder
     if record.status != "active":
         return _closed(pages)
@@ -141,10 +144,9 @@ def _snooze_page(ctx: WebContext, pages: Pages, token: str) -> Response:
 
 def _snooze(ctx: WebContext, pages: Pages, token: str, days_text: str) -> Response:
     try:
-        claim, found = _claim(ctx, pages, token, "snooze")
+        claim, found, pages = _claim(ctx, pages, token, "snooze")
     except _Refused as refused:
         return refused.response
-    pages = pages.for_agency(_agency(ctx, found.record))
     record = found.record
     if not days_text.isdigit() or not 1 <= int(days_text) <= MAX_SNOOZE_DAYS:
         return pages.problem(
@@ -188,10 +190,9 @@ def _snooze(ctx: WebContext, pages: Pages, token: str, days_text: str) -> Respon
 
 def _stop_page(ctx: WebContext, pages: Pages, token: str) -> Response:
     try:
-        _, found = _claim(ctx, pages, token, "stop")
+        _, found, pages = _claim(ctx, pages, token, "stop")
     except _Refused as refused:
         return refused.response
-    pages = pages.for_agency(_agency(ctx, found.record))
     fr, en = _scope(ctx, found)
     return pages.render(
         Text("Ne plus recevoir ces rappels", [*_heading(found.record, "fr"), fr]),
@@ -220,15 +221,12 @@ def _scope(ctx: WebContext, found: Found) -> tuple[str, str]:
 
 def _stop(ctx: WebContext, pages: Pages, token: str) -> Response:
     try:
-        _, found = _claim(ctx, pages, token, "stop")
+        _, found, pages = _claim(ctx, pages, token, "stop")
     except _Refused as refused:
         return refused.response
-    pages = pages.for_agency(_agency(ctx, found.record))
     stopped = ctx.service.stop(found)
     if stopped is None:
-        return pages.problem(
-            410, "Cette adresse n'est plus au dossier.", "This address is no longer on file."
-        )
+        return _gone(pages)
     ctx.metrics.links.labels("stop", "done" if stopped.changed else "reused").inc()
     fr, en = _scope(ctx, found)
     undo = {"fr": "Annuler : recevoir de nouveau", "en": "Undo: get them again"}
@@ -250,15 +248,12 @@ def _stop(ctx: WebContext, pages: Pages, token: str) -> Response:
 
 def _undo_stop(ctx: WebContext, pages: Pages, token: str) -> Response:
     try:
-        _, found = _claim(ctx, pages, token, "stop")
+        _, found, pages = _claim(ctx, pages, token, "stop")
     except _Refused as refused:
         return refused.response
-    pages = pages.for_agency(_agency(ctx, found.record))
     restarted = ctx.service.restart(found)
     if restarted is None:
-        return pages.problem(
-            410, "Cette adresse n'est plus au dossier.", "This address is no longer on file."
-        )
+        return _gone(pages)
     by_fr, by_en = ("texto", "text") if restarted.channel == "sms" else ("courriel", "email")
     return pages.render(
         Text("Rappels rétablis", [f"Vous recevrez de nouveau les rappels par {by_fr}."]),
@@ -269,6 +264,12 @@ def _undo_stop(ctx: WebContext, pages: Pages, token: str) -> Response:
 def _agency(ctx: WebContext, record: DeadlineRecord) -> dict[str, str] | None:
     """The agency's names, as registered (None when it is not)."""
     return ctx.agencies.display_names(record.agency) or None
+
+
+def _gone(pages: Pages) -> Response:
+    return pages.problem(
+        410, "Cette adresse n'est plus au dossier.", "This address is no longer on file."
+    )
 
 
 def _closed(pages: Pages) -> Response:

@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from channels.base import Channel, Message, ProviderReceipt
 from channels.compose import Composer, NoAddress
@@ -56,6 +57,23 @@ from .ratelimit import ProviderLimiter
 
 log = logging.getLogger("reminders.dispatch")
 
+
+T = TypeVar("T")
+
+
+class _Inline(Executor):
+    """Runs what it is given at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as err:  # the caller reads it from the future
+            future.set_exception(err)
+        return future
+
+
+INLINE = _Inline()
 
 Step = tuple[str, Change, DeadlineRecord, Sequence[str]]
 """A transition to write: reminder id, change, document as read, members handled."""
@@ -131,23 +149,6 @@ class Dispatcher:
         return patiently(
             lambda: self.transitions.apply(rid, change, loaded=loaded, handled=handled)
         )
-
-    def _take_lease(self, rid: str, record: DeadlineRecord) -> DeadlineRecord | None:
-        """The document once this worker holds the ``sending`` lease, else
-        None. A lease write whose reply was lost may have landed: it is ours
-        when it carries our token (then it is never taken twice, nor lost)."""
-        token = secrets.token_hex(6)
-        change = take_lease(self.no_receipt_after_s, token)
-        applied = patiently(lambda: self.transitions.apply(rid, change, loaded=record))
-        if applied is not None:
-            return applied.record
-        parts = split_reminder_id(rid)
-        assert parts is not None
-        current = patiently(lambda: self.store.load(parts[0]))
-        reminder = None if current is None else current.reminder(parts[1])
-        if reminder is not None and reminder.state == "sending" and reminder.lease == token:
-            return current
-        return None
 
     def _remember_bad_address(
         self, record: DeadlineRecord, channel: str, code: str, policy: Policy
@@ -402,12 +403,7 @@ class Dispatcher:
         # Channels the citizen cannot receive now: opted out, or an address a
         # provider reported bad (fallbacks avoid both).
         opted_out = opted | failed
-        policy = self.policies.for_agency(record.agency)
-        registry = self.agencies
-        if not policy.display_name and registry is not None:
-            # The names the agency was registered with, unless its policy names it.
-            names = patiently(lambda: registry.display_names(record.agency))
-            policy = policy.model_copy(update={"display_name": names})
+        policy = self._policy(record.agency)
         now = self.clock.now()
         decision = verdict(record, reminder, to_epoch(now), opted, policy, failed)
         if decision.action == "ignore":
@@ -419,7 +415,6 @@ class Dispatcher:
             ended = self._apply(rid, defer(decision.when), record, member)
             return "deferred", ended is not None
 
-        channel = self.channels[reminder.channel]
         try:
             message = self.composer.compose(
                 record, reminder, self.vault.open(record.contact), policy, now
@@ -427,40 +422,7 @@ class Dispatcher:
         except NoAddress:
             ended = self._apply(rid, skip("no_contact", opted_out), record, member)
             return "skipped:no_contact", ended is not None
-        if self.limiter is not None:
-            self.limiter.wait(reminder.channel)
-        held = self._take_lease(rid, record)
-        if held is None:
-            return "ignored", False
-        try:
-            receipt = channel.send(message)
-        except TransientChannelError as err:
-            change = record_transient(err.provider, err.code, self.retry, self.rng, opted_out)
-            applied = self._apply(rid, change, held, member)
-            state = applied.reminder.state if applied else "unknown"
-            if state == "planned" and applied is not None:
-                at = applied.reminder.send_at
-                log.info("retry reminder=%s code=%s at=%d", rid, err.code, at)
-                return "retry", True
-            log.warning("failed reminder=%s code=%s (no time left to retry)", rid, err.code)
-            return "failed", applied is not None
-        except PermanentChannelError as err:
-            change = record_permanent(err.provider, err.code, opted_out)
-            ended = self._apply(rid, change, held, member)
-            log.warning("failed reminder=%s provider=%s code=%s", rid, err.provider, err.code)
-            self._remember_bad_address(record, reminder.channel, err.code, policy)
-            return "failed", ended is not None
-        except Exception:
-            # A bug or an unexpected SDK error: we cannot know whether the
-            # provider took it, so the reminder stays ``sending`` (never sent
-            # twice) and ends ``no_receipt`` unless a receipt comes.
-            log.exception("send raised reminder=%s", rid)
-            return "unknown", False
-        change = record_sent(receipt.provider, receipt.provider_id, self.no_receipt_after_s)
-        # The provider has it: this record must land, so wait out a Redis restart.
-        ended = self._apply(rid, change, held, member)
-        if reminder.channel == "sms":
-            # So a "SNOOZE 2" reply from this number finds this reminder.
-            ttl = self.last_sms_ttl_s
-            patiently(lambda: self.store.note_last_sms(record.phone_hash, rid, ttl))
-        return "sent", ended is not None
+        send = Send(member, rid, record, reminder.channel, message, policy, opted_out)
+        # The same lease, send and record as a batch's, with one member (the
+        # member's lease is ended by its outcome's write, or by _send_all).
+        return self._send_all([(0, send)], INLINE)[0], True

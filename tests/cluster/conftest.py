@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import redis
-from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisClusterServers
 from reminders import ManualClock
@@ -30,16 +29,18 @@ def redis_cluster() -> Iterator[RedisClusterServers]:
 
 
 @pytest.fixture
-def cluster_settings(redis_cluster: RedisClusterServers, redis_url: str) -> Settings:
-    made = Settings(
-        _env_file=None,
-        redis_url=redis_cluster.url,
-        redis_cluster=True,
-        broker_url=redis_url,
-        key_prefix=f"c{secrets.token_hex(4)}:",
-        encryption_keys=Fernet.generate_key().decode(),
-        hash_key=secrets.token_urlsafe(32),
-        signing_key=secrets.token_urlsafe(32),
+def cluster_settings(
+    redis_cluster: RedisClusterServers, redis_url: str, settings: Settings
+) -> Settings:
+    """The test's settings on the cluster (a key prefix of its own), with
+    the session's plain Redis as the broker's."""
+    made = settings.model_copy(
+        update={
+            "redis_url": redis_cluster.url,
+            "redis_cluster": True,
+            "broker_url": redis_url,
+            "key_prefix": f"c{secrets.token_hex(4)}:",
+        }
     )
     register_agencies(made)
     return made

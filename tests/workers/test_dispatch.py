@@ -369,10 +369,18 @@ class LostFirstReply(Transitions):
         handled: Sequence[str] = (),
     ) -> Any:
         applied = super().apply(rid, change, loaded=loaded, handled=handled)
+        self._lose_once()
+        return applied
+
+    def apply_many(self, steps: Sequence[tuple[str, Change, DeadlineRecord, Sequence[str]]]) -> Any:
+        applied = super().apply_many(steps)
+        self._lose_once()
+        return applied
+
+    def _lose_once(self) -> None:
         if not self.lost:
             self.lost += 1
             raise redis.ConnectionError("Connection closed by server.")
-        return applied
 
 
 def test_a_lease_whose_reply_was_lost_is_recognised_and_the_reminder_sent_once(
