@@ -31,6 +31,7 @@ from reminders.coverage import CoverageReport, Slice
 from reminders.coverage_view import as_csv, rows
 from reminders.credentials import ALL
 from reminders.errors import InvalidRequest
+from reminders.service import ReminderService
 
 from .context import WebContext
 from .forms import parse_form
@@ -655,7 +656,10 @@ def _bad(message: str) -> Response:
 
 
 def report_files(
-    service: Any, folder: Path, stem: str, names: dict[str, dict[str, str]] | None = None
+    service: ReminderService,
+    folder: Path,
+    stem: str,
+    names: dict[str, dict[str, str]] | None = None,
 ) -> Path:
     """The dashboard as standalone files that work offline: one per
     language and agency (``stem.html`` is French, every agency), linked to

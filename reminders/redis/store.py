@@ -136,10 +136,9 @@ class RedisStore:
         start: int | str = low
         if after is not None:
             start = after[0] if isinstance(low, str) else max(low, after[0])
-        merged: list[tuple[str, int]] = []
-        for shard, entries in self._index_reads(agency, start, high, after, count):
-            del shard
-            merged.extend(entries)
+        merged = [
+            e for entries in self._index_reads(agency, start, high, after, count) for e in entries
+        ]
         merged.sort(key=lambda pair: (pair[1], pair[0]))
         return merged[:count]
 
@@ -150,7 +149,7 @@ class RedisStore:
         high: int | str,
         after: tuple[int, str] | None,
         count: int,
-    ) -> Iterator[tuple[int, list[tuple[str, int]]]]:
+    ) -> Iterator[list[tuple[str, int]]]:
         """Per shard: up to ``count`` index entries after ``after``. Entries
         tied with the cursor's due time are skipped by reading on."""
         pending = {shard: 0 for shard in range(self.keys.shards)}
@@ -172,7 +171,7 @@ class RedisStore:
                 fresh = [p for p in pairs if after is None or (p[1], p[0]) > (after[0], after[1])]
                 if fresh or len(pairs) < count:
                     del pending[shard]
-                    yield shard, fresh
+                    yield fresh
                 else:
                     pending[shard] += len(pairs)
 

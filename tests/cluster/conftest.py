@@ -5,8 +5,7 @@ the broker's: Dramatiq's Redis broker does not support Cluster."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -47,17 +46,11 @@ def cluster_settings(
 
 
 @pytest.fixture
-def cluster_core(cluster_settings: Settings, clock: ManualClock) -> Iterator[Callable[..., Core]]:
-    built: list[Core] = []
-
-    def make(**overrides: Any) -> Core:
-        core = build_core(cluster_settings.model_copy(update=overrides), clock=clock)
-        built.append(core)
-        return core
-
-    yield make
-    for core in built:
-        core.close()
+def cluster_core(cluster_settings: Settings, clock: ManualClock) -> Iterator[Core]:
+    """The domain's parts on the cluster, built as every process builds them."""
+    core = build_core(cluster_settings, clock=clock)
+    yield core
+    core.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -44,11 +43,11 @@ def node_keys(cluster: RedisClusterServers, prefix: str) -> list[list[str]]:
 
 def test_register_release_send_receipt_coverage_recount_and_retention_on_a_cluster(
     cluster_rig: Rig,
-    cluster_core: Callable[..., Core],
+    cluster_core: Core,
     clock: ManualClock,
     redis_cluster: RedisClusterServers,
 ) -> None:
-    core = cluster_core()
+    core = cluster_core
     service = core.service
     assert core.keys.shards == 64
     items = list(sample_deadlines(300, now=clock.now(), seed=5, horizon_days=10))
@@ -92,9 +91,9 @@ def test_register_release_send_receipt_coverage_recount_and_retention_on_a_clust
 
 
 def test_listing_merges_the_shards_in_due_order_page_by_page(
-    cluster_core: Callable[..., Core],
+    cluster_core: Core,
 ) -> None:
-    service = cluster_core().service
+    service = cluster_core.service
     items = [
         deadline_data(ref=f"r-{i:03d}", due=f"2026-12-{1 + i % 20:02d}T17:00:00-05:00")
         for i in range(150)
@@ -122,9 +121,9 @@ def _day(n: int) -> Any:
 
 
 def test_opt_outs_are_sharded_by_address_and_stop_later_reminders(
-    cluster_core: Callable[..., Core],
+    cluster_core: Core,
 ) -> None:
-    service = cluster_core().service
+    service = cluster_core.service
     phones = [f"+1514555{i:04d}" for i in range(40)]
     for phone in phones:
         assert service.opt_out("sms", phone) is True
