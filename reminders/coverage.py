@@ -95,23 +95,41 @@ def due_month(record: DeadlineRecord) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+FINAL = ("delivered", "undelivered", "failed", "no_receipt")
+"""Reminder states counted by name (the report's per-channel figures)."""
+
+
 def tally(record: DeadlineRecord | None) -> Counter[str]:
-    """The counter fields one deadline contributes to (1 each, or one per
-    reminder for the ``r|`` fields)."""
+    """The counter fields one deadline contributes to.
+
+    Only what the report reads is counted, so that most steps of a
+    reminder change no counter: every deadline counts once in ``all``, and
+    once more under its outcome unless that is ``pending`` (pending is
+    ``all`` minus the other outcomes); a reminder counts under ``out``
+    once it went out (sending onwards) and under its final state. Taking
+    the lease adds one ``out``, recording ``sent`` changes nothing, a
+    receipt adds its state (and the outcome's change)."""
     counts: Counter[str] = Counter()
     if record is None:
         return counts
     month = due_month(record)
     result, channel = outcome(record)
-    counts[f"d|{record.agency}|{month}|{result}|{channel}"] += 1
+    head = f"{record.agency}|{month}"
+    counts[f"d|{head}|all|-"] = 1
+    if result != "pending":
+        counts[f"d|{head}|{result}|{channel}"] = 1
     for reminder in record.reminders:
-        counts[f"r|{record.agency}|{month}|{reminder.channel}|{reminder.state}"] += 1
+        state = reminder.state
+        if state in WENT_OUT:
+            counts[f"r|{head}|{reminder.channel}|out"] += 1
+        if state in FINAL:
+            counts[f"r|{head}|{reminder.channel}|{state}"] += 1
     return counts
 
 
 def delta(before: DeadlineRecord | None, after: DeadlineRecord | None) -> dict[str, int]:
     """What a write changes in the counters (zero changes left out)."""
-    change = Counter(tally(after))
+    change = tally(after)
     change.subtract(tally(before))
     return {field: n for field, n in change.items() if n}
 
@@ -194,7 +212,12 @@ def report(
         if (first is not None and month < first) or (last is not None and month > last):
             continue
         if parts[0] == "d" and len(parts) == 5:
-            deadlines.append((parts[1], month, parts[3], parts[4], count))
+            if parts[3] == "all":
+                # Pending is what the other outcomes leave of ``all``.
+                deadlines.append((parts[1], month, "pending", "-", count))
+            else:
+                deadlines.append((parts[1], month, parts[3], parts[4], count))
+                deadlines.append((parts[1], month, "pending", "-", -count))
         elif parts[0] == "r" and len(parts) == 5:
             reminders.append((parts[1], parts[3], parts[4], count))
 
@@ -256,7 +279,7 @@ def _channel(channel: str, states: Counter[str], covered: int) -> ChannelFigures
     return ChannelFigures(
         channel=channel,
         covered_deadlines=covered,
-        sent=sum(states[s] for s in WENT_OUT),
+        sent=states["out"],
         delivered=states["delivered"],
         undelivered=states["undelivered"],
         failed=states["failed"],

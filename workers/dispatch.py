@@ -326,7 +326,7 @@ class Dispatcher:
         error = future.exception()
         if error is None:
             receipt = future.result()
-            change = record_sent(receipt.provider, receipt.provider_id, self.no_receipt_after_s)
+            change = record_sent(receipt.provider, receipt.provider_id)
 
             def sent(applied: Applied | None) -> tuple[str, bool]:
                 if send.channel == "sms":

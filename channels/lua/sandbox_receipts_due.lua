@@ -14,7 +14,12 @@ local pending = KEYS[1]
 local now_ms, limit, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
 local due = redis.call('ZRANGEBYSCORE', pending, '-inf', now_ms, 'LIMIT', 0, limit)
-for _, member in ipairs(due) do
-  redis.call('ZADD', pending, 'XX', lease_ms, member)
+if #due == 0 then return due end
+-- One ZADD for all of them (the limit keeps unpack() within Lua's stack).
+local leased = {}
+for i, member in ipairs(due) do
+  leased[2 * i - 1] = lease_ms
+  leased[2 * i] = member
 end
+redis.call('ZADD', pending, 'XX', unpack(leased))
 return due

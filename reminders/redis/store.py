@@ -179,14 +179,15 @@ class RedisStore:
         """For each (tag, phone hash, email hash): the document and which of
         the two addresses are opted out; one round trip for all."""
         pipe = self.client.pipeline(transaction=False)
+        queued: list[tuple[str, ...]] = []
         for tag, phone_hash, email_hash in lookups:
             pipe.get(self.keys.deadline(tag))
-            self._queue_address_state(pipe, phone_hash, email_hash)
-        replies = pipe.execute()
+            queued.append(self._queue_address_state(pipe, phone_hash, email_hash))
+        replies = iter(pipe.execute())
         snaps: list[Snapshot] = []
-        for i in range(0, len(replies), 5):
-            raw = replies[i]
-            opted, failed = _address_state(replies[i + 1 : i + 5])
+        for channels in queued:
+            raw = next(replies)
+            opted, failed = _address_state(channels, replies)
             record = None if raw is None else DeadlineRecord.loads(_text(raw))
             snaps.append(Snapshot(record, opted, failed))
         return snaps
@@ -197,20 +198,27 @@ class RedisStore:
         (snap,) = self.snapshots([(tag, phone_hash, email_hash)])
         return snap
 
-    def _queue_address_state(self, pipe: Any, phone_hash: str, email_hash: str) -> None:
-        pipe.sismember(self.keys.optout("sms", phone_hash or "-"), phone_hash or "-")
-        pipe.sismember(self.keys.optout("email", email_hash or "-"), email_hash or "-")
-        pipe.exists(self.keys.address_failed("sms", phone_hash or "-"))
-        pipe.exists(self.keys.address_failed("email", email_hash or "-"))
+    def _queue_address_state(self, pipe: Any, phone_hash: str, email_hash: str) -> tuple[str, ...]:
+        """Queue the opt-out and failure checks of the addresses a deadline
+        has (none for one it has not); the channels checked, in order."""
+        channels: list[str] = []
+        for channel, digest in (("sms", phone_hash), ("email", email_hash)):
+            if digest:
+                pipe.sismember(self.keys.optout(channel, digest), digest)
+                pipe.exists(self.keys.address_failed(channel, digest))
+                channels.append(channel)
+        return tuple(channels)
 
     def address_state(
         self, phone_hash: str, email_hash: str
     ) -> tuple[frozenset[str], frozenset[str]]:
         """(opted-out channels, channels whose address failed) of a
         deadline's two addresses; one round trip."""
+        if not (phone_hash or email_hash):
+            return frozenset(), frozenset()
         pipe = self.client.pipeline(transaction=False)
-        self._queue_address_state(pipe, phone_hash, email_hash)
-        return _address_state(pipe.execute())
+        channels = self._queue_address_state(pipe, phone_hash, email_hash)
+        return _address_state(channels, iter(pipe.execute()))
 
     def address_states(
         self, pairs: Sequence[tuple[str, str]]
@@ -220,10 +228,9 @@ class RedisStore:
         if not pairs:
             return []
         pipe = self.client.pipeline(transaction=False)
-        for phone_hash, email_hash in pairs:
-            self._queue_address_state(pipe, phone_hash, email_hash)
-        replies = pipe.execute()
-        return [_address_state(replies[i : i + 4]) for i in range(0, len(replies), 4)]
+        queued = [self._queue_address_state(pipe, phone, email) for phone, email in pairs]
+        replies = iter(pipe.execute() if any(queued) else [])
+        return [_address_state(channels, replies) for channels in queued]
 
     def mark_address_failed(self, channel: str, address_hash: str, code: str, ttl_s: int) -> None:
         """Remember that a provider reported this address invalid or unreachable."""
@@ -384,11 +391,19 @@ class RedisStore:
         return None if raw is None else _text(raw)
 
 
-def _address_state(replies: Sequence[Any]) -> tuple[frozenset[str], frozenset[str]]:
-    sms_out, email_out, sms_failed, email_failed = replies
-    opted = frozenset(name for name, out in (("sms", sms_out), ("email", email_out)) if out)
-    failed = frozenset(name for name, bad in (("sms", sms_failed), ("email", email_failed)) if bad)
-    return opted, failed
+def _address_state(
+    channels: Sequence[str], replies: Iterator[Any]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(opted-out channels, failed channels) from the next replies: an
+    opt-out check then a failure check per channel checked."""
+    opted: set[str] = set()
+    failed: set[str] = set()
+    for channel in channels:
+        if next(replies):
+            opted.add(channel)
+        if next(replies):
+            failed.add(channel)
+    return frozenset(opted), frozenset(failed)
 
 
 def _text(raw: bytes | str) -> str:

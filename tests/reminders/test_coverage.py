@@ -49,7 +49,7 @@ def send(core: Core, clock: ManualClock, rid: str, status: str | None) -> None:
     """Take the lease, record the send, then a receipt (None: no receipt)."""
     moves = core.transitions
     assert moves.apply(rid, take_lease(3600)) is not None
-    assert moves.apply(rid, record_sent("sandbox", "SB1", 3600)) is not None
+    assert moves.apply(rid, record_sent("sandbox", "SB1")) is not None
     if status is not None:
         report = DeliveryReport(rid, "sandbox", "SB1", status, clock.now())  # type: ignore[arg-type]
         assert OutcomeRecorder(moves).record(report) is not None
@@ -257,7 +257,7 @@ def _apply(
         "snooze": lambda: core.service.snooze(rid, by=timedelta(days=1 + k % 3)),
         "advance": lambda: clock.advance(timedelta(hours=1 + k * 3)),
         "lease": lambda: moves.apply(rid, take_lease(3600)),
-        "sent": lambda: moves.apply(rid, record_sent("sandbox", f"SB{k}", 3600)),
+        "sent": lambda: moves.apply(rid, record_sent("sandbox", f"SB{k}")),
         "delivered": lambda: outcomes.record(
             DeliveryReport(rid, "sandbox", f"SB{k}", "delivered", clock.now())
         ),

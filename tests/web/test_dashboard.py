@@ -31,7 +31,7 @@ def some_coverage(core: Core, clock: ManualClock) -> None:
     clock.set(send_at)
     moves = core.transitions
     moves.apply(rid, take_lease(3600))
-    moves.apply(rid, record_sent("sandbox", "SB1", 3600))
+    moves.apply(rid, record_sent("sandbox", "SB1"))
     OutcomeRecorder(moves).record(DeliveryReport(rid, "sandbox", "SB1", "delivered", clock.now()))
 
 
