@@ -202,8 +202,8 @@ def lateness(
     late_ms = []
     for i in range(count):
         rid = f"{deadline_tag('saaq', f'b-{i}')}-1"
-        # Send times are stored in whole seconds, as the planner writes them.
-        planned_ms = int(first.timestamp() + i / per_s) * 1000
+        # Send times are kept to the millisecond, as the planner writes them.
+        planned_ms = round((first + timedelta(seconds=i / per_s)).timestamp() * 1000)
         late_ms.append(accepted[rid] - planned_ms)
     late_ms.sort()
     return {

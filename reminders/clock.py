@@ -2,7 +2,8 @@
 
 The clock is passed in, so tests and the demo can fast-forward through
 months of schedule in seconds. Redis keeps epoch seconds: :func:`to_epoch`
-and :func:`from_epoch` are the one way between the two.
+(whole seconds), :func:`precise_epoch` (to the millisecond: due instants and
+send times) and :func:`from_epoch` are the one way between the two.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ from typing import Protocol
 def to_epoch(instant: datetime) -> int:
     """Whole seconds since the epoch of an aware instant (how Redis keeps time)."""
     return int(instant.timestamp())
+
+
+def precise_epoch(instant: datetime) -> float:
+    """Seconds since the epoch of an aware instant, to the millisecond: due
+    instants, send times and the schedule keep them (a whole number when
+    the instant is a whole second), so reminders planned within one second
+    are released in order, not together."""
+    ms = round(instant.timestamp() * 1000)
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
 
 
 def from_epoch(epoch: int | float) -> datetime:

@@ -36,15 +36,18 @@ class Page(BaseModel):
     next_cursor: str | None
 
 
-def encode_cursor(due: int, tag: str) -> str:
+def encode_cursor(due: float, tag: str) -> str:
     return base64.urlsafe_b64encode(f"{due}:{tag}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
+def decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         due, tag = text.split(":", 1)
-        return int(due), tag
+        number = float(due)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(due)
+        return (int(number) if number.is_integer() else number), tag
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest("cursor", "is not a cursor this API gave") from None
 
@@ -68,10 +71,10 @@ def page(
     slack = int(ZONE_SLACK.total_seconds())
     low: int | str = "-inf" if due_from is None else _day_start(due_from) - slack
     high: int | str = "+inf" if due_to is None else _day_start(due_to + timedelta(days=1)) + slack
-    after: tuple[int, str] | None = decode_cursor(cursor) if cursor else None
+    after: tuple[float, str] | None = decode_cursor(cursor) if cursor else None
     found: list[DeadlineView] = []
     scanned = 0
-    last: tuple[int, str] | None = None
+    last: tuple[float, str] | None = None
     while len(found) < limit and scanned < limit * MAX_SCAN_FACTOR:
         entries = store.due_index(agency, low, high, last or after, limit)
         if not entries:

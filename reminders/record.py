@@ -21,7 +21,8 @@ class ReminderRecord:
 
     seq: int
     channel: str
-    send_at: int
+    send_at: float
+    """Epoch seconds, to the millisecond."""
     kind: ReminderKind
     offset_s: int | None = None
     state: ReminderState = "planned"
@@ -60,7 +61,7 @@ class ReminderRecord:
         return cls(
             seq=int(data["i"]),
             channel=str(data["c"]),
-            send_at=int(data["t"]),
+            send_at=_number(data["t"]),
             kind=data.get("k", "offset"),
             offset_s=None if data.get("o") is None else int(data["o"]),
             state=data.get("s", "planned"),
@@ -79,7 +80,8 @@ class DeadlineRecord:
     version: int
     agency: str
     ref: str
-    due: int
+    due: float
+    """Epoch seconds, to the millisecond."""
     all_day: bool
     timezone: str
     locale: str
@@ -143,7 +145,7 @@ class DeadlineRecord:
             version=int(doc["v"]),
             agency=doc["a"],
             ref=doc["r"],
-            due=int(doc["d"]),
+            due=_number(doc["d"]),
             all_day=bool(doc["ad"]),
             timezone=doc["tz"],
             locale=doc["l"],
@@ -180,3 +182,9 @@ class DeadlineRecord:
             if reminder.seq == seq:
                 return reminder
         return None
+
+
+def _number(value: Any) -> float:
+    """A stored time: whole seconds stay an int, to keep documents short."""
+    number = float(value)
+    return int(number) if number.is_integer() else number

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .agencies import AgencyRegistry
-from .clock import Clock, from_epoch, to_epoch
+from .clock import Clock, from_epoch, precise_epoch, to_epoch
 from .errors import DeadlineClosed, DeadlineNotFound, DeadlinePassed, InvalidRequest
 from .ids import deadline_tag, reminder_id
 from .lifecycle.states import WAITING, WENT_OUT
@@ -40,7 +40,7 @@ class _Intent:
     tag: str
     deadline: Deadline
     policy: Policy
-    due: int
+    due: float
     channels: list[ChannelName]
     offsets_s: list[int]
     contact: Contact
@@ -188,7 +188,7 @@ class Registrar:
         phone_hash = self.vault.address_hash("sms", citizen.phone) if citizen.phone else ""
         email_hash = self.vault.address_hash("email", citizen.email) if citizen.email else ""
         shown = {
-            "due": to_epoch(due),
+            "due": precise_epoch(due),
             "all_day": deadline.all_day,
             "tz": citizen.timezone,
             "locale": citizen.locale,
@@ -206,7 +206,7 @@ class Registrar:
             tag=deadline_tag(deadline.agency, deadline.ref),
             deadline=deadline,
             policy=policy,
-            due=to_epoch(due),
+            due=precise_epoch(due),
             channels=channels,
             offsets_s=offsets_s,
             contact=contact,
@@ -367,7 +367,7 @@ def _merge(
     reused: set[int] = set()
     for slot in slots:
         offset_s = None if slot.offset is None else int(slot.offset.total_seconds())
-        key = (slot.channel, to_epoch(slot.send_at), slot.kind, offset_s)
+        key = (slot.channel, precise_epoch(slot.send_at), slot.kind, offset_s)
         match = by_key.get(key)
         if match is not None and match.seq not in reused:
             reused.add(match.seq)
@@ -378,7 +378,7 @@ def _merge(
         fresh = ReminderRecord(
             seq=record.next_seq,
             channel=slot.channel,
-            send_at=to_epoch(slot.send_at),
+            send_at=precise_epoch(slot.send_at),
             kind=slot.kind,
             offset_s=offset_s,
             updated=now,

@@ -68,7 +68,7 @@ def closed_since(record: DeadlineRecord) -> int:
     """When the deadline closed (epoch s): completed or cancelled, or due."""
     if record.status != "active":
         return record.closed or record.updated
-    return record.due
+    return int(record.due)
 
 
 def purge_after(record: DeadlineRecord, policy: Policy) -> int:

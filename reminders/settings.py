@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     concurrently, each its own exactly-once state machine."""
     scheduler_poll_s: float = Field(default=1.0, gt=0, le=60)
     """Longest sleep of an idle scheduler (it wakes sooner for the next due one)."""
+    scheduler_tick_s: float = Field(default=0.02, ge=0, le=1)
+    """Shortest sleep between two releases: when reminders fall due every
+    millisecond, one release takes what fell due in the tick (a reminder
+    waits at most this much longer, and messages carry several members)."""
     retention_sweep_s: float = Field(default=10.0, ge=0)
     """How often a scheduler takes one step (``retention_batch`` keys) of the
     retention sweep; 0 turns the sweep off (``reminders purge`` still works)."""
@@ -90,6 +94,10 @@ class Settings(BaseSettings):
     worker_heartbeat_timeout_s: int = Field(default=60, ge=2)
     """After this long without a heartbeat, a worker's unacknowledged messages
     go back to the queue for the others (Dramatiq's Redis broker)."""
+    worker_idle_poll_ms: int = Field(default=50, ge=5, le=5000)
+    """Longest a worker waits before looking again at an empty queue
+    (Dramatiq backs off up to its idle timeout, 5 s by default): reminders
+    released a few at a time wait at most this long for a worker."""
     worker_metrics: bool = False
     """Dramatiq's Prometheus middleware (port ``dramatiq_prom_port``, 9191)."""
 

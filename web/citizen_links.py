@@ -292,5 +292,5 @@ def _days(count: int, word: str, prefix: str) -> str:
     return f"{prefix} {count} {word}{'s' if count > 1 else ''}"
 
 
-def _when(epoch: int, record: DeadlineRecord, lang: str, *, all_day: bool = False) -> str:
+def _when(epoch: float, record: DeadlineRecord, lang: str, *, all_day: bool = False) -> str:
     return format_due(from_epoch(epoch), all_day=all_day, timezone=record.timezone, locale=lang)

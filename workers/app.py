@@ -213,6 +213,7 @@ def build_scheduler(
         per_message=settings.members_per_message,
         lease_s=settings.lease_s,
         poll_s=settings.scheduler_poll_s,
+        tick_s=settings.scheduler_tick_s,
         redelivery_s=settings.redelivery_s,
         retention=core.retention(),
         retention_every_s=settings.retention_sweep_s,

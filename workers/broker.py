@@ -26,6 +26,19 @@ CALLBACK_QUEUE = "callbacks"
 CALLBACK_ACTOR = "callback"
 
 
+class ReminderBroker(RedisBroker):
+    """Dramatiq's Redis broker, its consumers polling an empty queue at
+    least every ``idle_poll_ms`` (Dramatiq's backoff grows to the worker's
+    idle timeout, which would hold reminders released a few at a time)."""
+
+    def __init__(self, *, idle_poll_ms: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.idle_poll_ms = idle_poll_ms
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
+
+
 def build_broker(settings: Settings) -> RedisBroker:
     """A Redis broker on the broker's plain Redis (``REMINDERS_BROKER_URL``,
     else ``REMINDERS_REDIS_URL``), with Prometheus when asked."""
@@ -34,7 +47,8 @@ def build_broker(settings: Settings) -> RedisBroker:
         from dramatiq.middleware.prometheus import Prometheus
 
         middleware.append(Prometheus())
-    broker = RedisBroker(
+    broker = ReminderBroker(
+        idle_poll_ms=settings.worker_idle_poll_ms,
         url=settings.broker_redis_url(),
         namespace=Keys(settings.key_prefix).dramatiq_namespace,
         middleware=middleware,

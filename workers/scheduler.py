@@ -38,7 +38,7 @@ from dramatiq.brokers.redis import RedisBroker
 from redis.exceptions import RedisClusterException
 
 from reminders.callbacks import Relay
-from reminders.clock import Clock, to_epoch
+from reminders.clock import Clock, precise_epoch, to_epoch
 from reminders.errors import ConfigurationError
 from reminders.redis.errors import misconfiguration
 from reminders.redis.schedule import Claimed, Schedule
@@ -58,6 +58,10 @@ class Step:
     """A shard had more due than one step takes: step again at once."""
 
 
+SPREAD = 8
+"""A release smaller than ``SPREAD`` full messages is spread over this many."""
+
+
 class Scheduler:
     """Releases due members; run :meth:`run` in a process, or :meth:`step`."""
 
@@ -72,6 +76,7 @@ class Scheduler:
         per_message: int = 1,
         lease_s: int = 60,
         poll_s: float = 1.0,
+        tick_s: float = 0.0,
         redelivery_s: int = 600,
         retention: Retention | None = None,
         retention_every_s: float = 10.0,
@@ -86,6 +91,7 @@ class Scheduler:
         """Members per Dramatiq message (a worker sends them concurrently)."""
         self.lease_s = lease_s
         self.poll_s = poll_s
+        self.tick_s = min(tick_s, poll_s)
         self.redelivery_s = redelivery_s
         self.stopping = threading.Event()
         self._last_reap = 0.0
@@ -96,14 +102,16 @@ class Scheduler:
 
     def claim(self) -> Claimed:
         """Due members from every shard, ``batch`` in all (spread evenly)."""
-        now = to_epoch(self.clock.now())
+        now = precise_epoch(self.clock.now())  # send times are to the millisecond
         per_shard = -(-self.batch // self.schedule.keys.shards)
-        return self.schedule.claim(now, per_shard, now + self.lease_s)
+        return self.schedule.claim(now, per_shard, int(now) + self.lease_s)
 
     def enqueue(self, members: Sequence[str]) -> None:
-        """Dramatiq messages of ``per_message`` members, in one round trip
-        to the broker."""
-        enqueue_many(self.broker, self.broker.client, members, self.per_message)
+        """Dramatiq messages of up to ``per_message`` members, in one round
+        trip to the broker: a small release goes out in several smaller
+        messages, so that idle workers share it instead of one sending it all."""
+        size = max(1, min(self.per_message, -(-len(members) // SPREAD)))
+        enqueue_many(self.broker, self.broker.client, members, size)
 
     def clear(self, members: Sequence[str]) -> None:
         """Hand the members over to the workers: the scheduler's short lease
@@ -150,12 +158,13 @@ class Scheduler:
         return result
 
     def sleep_s(self) -> float:
-        """Until the next due member, at most the poll interval."""
+        """Until the next due member, at least the tick and at most the
+        poll interval."""
         first = self.schedule.next_due()
         if first is None:
             return self.poll_s
         wait = (first - self.clock.now()).total_seconds()
-        return max(0.0, min(self.poll_s, wait))
+        return max(self.tick_s, min(self.poll_s, wait))
 
     def run(self) -> None:
         """Release until :attr:`stopping` is set; survive Redis going away."""

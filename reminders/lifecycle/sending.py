@@ -168,7 +168,7 @@ def fallback(
 class FallBack:
     """What a fallback planned: the schedule entry and the audit words."""
 
-    schedule: Mapping[str, int] = field(default_factory=dict)
+    schedule: Mapping[str, float] = field(default_factory=dict)
     detail: str = ""
 
 

@@ -27,7 +27,7 @@ class Effect:
     event: str
     actor: str
     detail: str = ""
-    schedule_add: Mapping[str, int] = field(default_factory=dict)
+    schedule_add: Mapping[str, float] = field(default_factory=dict)
     schedule_remove: Sequence[str] = ()
 
 

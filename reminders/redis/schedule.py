@@ -51,7 +51,7 @@ class Schedule:
         """The shard of a member (its deadline tag comes first)."""
         return self.keys.shard_of(member)
 
-    def claim(self, now: int, limit: int, lease_until: int) -> Claimed:
+    def claim(self, now: float, limit: int, lease_until: int) -> Claimed:
         """Due members at ``now`` from every shard (up to ``limit`` from
         each), leased until ``lease_until``; one round trip per node."""
         sets = self.keys.schedules

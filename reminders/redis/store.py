@@ -53,7 +53,7 @@ class Write:
     expected_version: int
     record: DeadlineRecord
     at: int
-    schedule_add: Mapping[str, int] = field(default_factory=dict)
+    schedule_add: Mapping[str, float] = field(default_factory=dict)
     schedule_remove: Sequence[str] = ()
     audit: Sequence[AuditEvent] = ()
     before: DeadlineRecord | None = None
@@ -127,13 +127,13 @@ class RedisStore:
         agency: str,
         low: int | str,
         high: int | str,
-        after: tuple[int, str] | None,
+        after: tuple[float, str] | None,
         count: int,
-    ) -> list[tuple[str, int]]:
+    ) -> list[tuple[str, float]]:
         """Up to ``count`` (tag, due) of the agency's deadlines due from
         ``low`` to ``high`` (epoch s, or ``-inf``/``+inf``), after ``after``
         (due, tag), by due time then tag, merged over the shards."""
-        start: int | str = low
+        start: float | str = low
         if after is not None:
             start = after[0] if isinstance(low, str) else max(low, after[0])
         merged = [
@@ -145,11 +145,11 @@ class RedisStore:
     def _index_reads(
         self,
         agency: str,
-        low: int | str,
+        low: float | str,
         high: int | str,
-        after: tuple[int, str] | None,
+        after: tuple[float, str] | None,
         count: int,
-    ) -> Iterator[list[tuple[str, int]]]:
+    ) -> Iterator[list[tuple[str, float]]]:
         """Per shard: up to ``count`` index entries after ``after``. Entries
         tied with the cursor's due time are skipped by reading on."""
         pending = {shard: 0 for shard in range(self.keys.shards)}
@@ -167,7 +167,7 @@ class RedisStore:
                 )
             replies = pipe.execute()
             for shard, found in zip(order, replies, strict=True):
-                pairs = [(_text(member), int(score)) for member, score in found]
+                pairs = [(_text(member), _whole(score)) for member, score in found]
                 fresh = [p for p in pairs if after is None or (p[1], p[0]) > (after[0], after[1])]
                 if fresh or len(pairs) < count:
                     del pending[shard]
@@ -408,3 +408,8 @@ def _address_state(
 
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _whole(score: float) -> float:
+    """A due time from an index: whole seconds as an int (cursors stay short)."""
+    return int(score) if float(score).is_integer() else float(score)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from reminders.listing import encode_cursor
 from reminders.wiring import Core
 from tests.conftest import deadline_data, prefixed_keys
 
@@ -275,6 +276,26 @@ def test_listing_pages_through_deadlines_by_due_date_with_filters(api: Api) -> N
     assert [d["ref"] for d in window["deadlines"]] == ["l-2", "l-3"]
     bad = api("GET", "/v1/agencies/saaq/deadlines", params={"cursor": "!!nope"})
     assert_problem(bad, 422, "invalid-request")
+
+
+def test_listing_pages_through_deadlines_due_within_one_second_in_order(api: Api) -> None:
+    """Due instants keep the millisecond; the cursor carries it."""
+    for i in (2, 0, 1, 3):
+        due = f"2026-12-10T17:00:00.{i * 250:03d}-05:00"
+        api("PUT", f"/v1/agencies/saaq/deadlines/ms-{i}", json=body(due=due))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = api("GET", "/v1/agencies/saaq/deadlines", params=params).json()
+        seen += [d["ref"] for d in page["deadlines"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["ms-0", "ms-1", "ms-2", "ms-3"]
+    for cursor in (encode_cursor(float("nan"), "x"), encode_cursor(float("inf"), "x")):
+        bad = api("GET", "/v1/agencies/saaq/deadlines", params={"cursor": cursor})
+        assert_problem(bad, 422, "invalid-request")
 
 
 def test_coverage_of_the_agency(api: Api) -> None:

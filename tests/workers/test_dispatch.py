@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import redis
 
 from reminders import Deadline, ManualClock, ReminderService
@@ -440,3 +441,45 @@ def test_an_address_a_receipt_calls_unreachable_is_not_tried_again(
     assert rows[0] == ("sms", "undelivered", "30005")
     assert ("sms", "skipped", "address_failed") in rows
     assert rows.count(("email", "delivered", "")) == 2
+
+
+def test_send_times_keep_the_millisecond_and_release_in_that_order(
+    rig: Rig, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """Reminders planned within one second are not released together: the
+    schedule keeps each send time to the millisecond."""
+    due = datetime(2026, 12, 15, 22, 0, 0, 250_000, tzinfo=UTC)
+    later = due + timedelta(milliseconds=500)
+    [early] = register(service, channels=["email"], offsets=["7d"], due=due.isoformat())
+    [late] = register(
+        service, ref="permit-2", channels=["email"], offsets=["7d"], due=later.isoformat()
+    )
+    keys = rig.scheduler.schedule.keys
+    entries: Any = redis_client.zrange(keys.schedule(0), 0, -1, withscores=True)
+    scores = {member.decode(): score for member, score in entries}
+    send_at = due - timedelta(days=7)
+    assert scores == {early: send_at.timestamp(), late: send_at.timestamp() + 0.5}
+    assert service.get("saaq", REF).due == due
+
+    clock.set(send_at - timedelta(milliseconds=50))
+    assert rig.scheduler.claim().members == []
+    clock.set(send_at + timedelta(milliseconds=10))
+    assert rig.scheduler.claim().members == [early]
+    clock.set(send_at + timedelta(milliseconds=490))
+    assert rig.scheduler.claim().members == []
+    clock.set(send_at + timedelta(milliseconds=510))
+    assert rig.scheduler.claim().members == [late]
+
+
+def test_the_scheduler_sleeps_until_the_next_due_member_at_least_a_tick(
+    rig: Rig, service: ReminderService, clock: ManualClock
+) -> None:
+    scheduler = rig.scheduler
+    assert scheduler.sleep_s() == scheduler.poll_s  # nothing planned
+    due = datetime(2026, 12, 15, 22, 0, 0, 250_000, tzinfo=UTC)
+    register(service, channels=["email"], offsets=["7d"], due=due.isoformat())
+    send_at = due - timedelta(days=7)
+    clock.set(send_at - timedelta(milliseconds=500))
+    assert scheduler.sleep_s() == pytest.approx(0.5)
+    clock.set(send_at - timedelta(milliseconds=1))
+    assert scheduler.sleep_s() == scheduler.tick_s == rig.settings.scheduler_tick_s > 0
