@@ -36,6 +36,7 @@ from typing import Any
 import redis
 from cryptography.fernet import Fernet
 
+from channels.sandbox import accepted_sends
 from demo.redis_server import RedisServer
 from demo.sample import register_agencies
 from reminders import ManualClock, connect
@@ -155,9 +156,9 @@ def run_workers(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def wait_sent(client: redis.Redis, prefix: str, count: int, timeout_s: float) -> float:
     deadline = time.monotonic() + timeout_s
-    while client.hlen(Keys(prefix).sandbox_sends) < count:
+    while client.hlen(Keys(prefix).sandbox_accepted) < count:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {client.hlen(Keys(prefix).sandbox_sends)} of {count} sent")
+            raise RuntimeError(f"only {client.hlen(Keys(prefix).sandbox_accepted)} of {count} sent")
         time.sleep(0.02)
     return time.perf_counter()
 
@@ -197,8 +198,9 @@ def lateness(
     client: redis.Redis, settings: Settings, first: datetime, per_s: float, count: int
 ) -> dict[str, float]:
     """Acceptance time (the sandbox's log) minus planned time, per reminder."""
-    raw = client.hgetall(Keys(settings.key_prefix).sandbox_first_ms)
-    accepted = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+    accepted = {
+        rid: times[0] for rid, times in accepted_sends(client, Keys(settings.key_prefix)).items()
+    }
     late_ms = []
     for i in range(count):
         rid = f"{deadline_tag('saaq', f'b-{i}')}-1"

@@ -277,17 +277,12 @@ class SandboxChannel:
         with a provider that timed out after the request left: that is
         :class:`SandboxOutcomeUnknown`, never a transient error, so the
         reminder is not sent again."""
-        keys = [
-            self.keys.sandbox_accepted(provider_id),
-            self.keys.sandbox_sends,
-            self.keys.sandbox_first_ms,
-            self.keys.sandbox_outage,
-            self.keys.sandbox_receipts,
-        ]
+        keys = [self.keys.sandbox_accepted, self.keys.sandbox_outage, self.keys.sandbox_receipts]
         now_s = int(self.clock.now().timestamp())
         # Its delivery receipt is booked with it, in the same step.
         receipt, due_ms = self.receipts.entry(reminder_id, provider_id, status, code)
-        args: list[str | int] = [reminder_id, time.time_ns() // 10**6, now_s, receipt, due_ms]
+        now_ms = time.time_ns() // 10**6
+        args: list[str | int] = [provider_id, reminder_id, now_ms, now_s, receipt, due_ms]
         try:
             # The error cannot tell whether the first try landed: retry them all.
             booked = patiently(
@@ -322,3 +317,17 @@ class SandboxChannel:
         else:
             self._accept(message.reminder_id, provider_id, "delivered", "")
         return ProviderReceipt(PROVIDER, provider_id, self.clock.now())
+
+
+def accepted_sends(client: redis.Redis, keys: Keys) -> dict[str, list[int]]:
+    """The sandbox's log: for each reminder id, when each message sent for
+    it was accepted (epoch ms, earliest first). How tests, the demo and the
+    benchmarks count sends (exactly once, or not)."""
+    sends: dict[str, list[int]] = {}
+    for value in client.hvals(keys.sandbox_accepted):
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        reminder_id, at_ms = text.rsplit(" ", 1)
+        sends.setdefault(reminder_id, []).append(int(at_ms))
+    for times in sends.values():
+        times.sort()
+    return sends

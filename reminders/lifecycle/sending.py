@@ -242,12 +242,8 @@ def take_lease(no_receipt_after_s: int, token: str = "") -> Change:
         reminder.attempts += 1
         reminder.lease = token
         check = reminder_id(_tag(record), reminder.seq) + RECEIPT_SUFFIX
-        return Effect(
-            "sending",
-            "dispatcher",
-            f"{reminder.seq} attempt {reminder.attempts}",
-            {check: now + no_receipt_after_s},
-        )
+        # No audit event: the outcome's follows (sent, or no_receipt).
+        return Effect("", "dispatcher", schedule_add={check: now + no_receipt_after_s})
 
     return change
 

@@ -25,6 +25,8 @@ class Effect:
     """What a transition did, for the audit stream and the schedule."""
 
     event: str
+    """The audit event; "" for a step no one is told of (taking the lease:
+    the outcome's event follows, and the document counts the attempts)."""
     actor: str
     detail: str = ""
     schedule_add: Mapping[str, float] = field(default_factory=dict)
@@ -125,7 +127,11 @@ class Transitions:
         effect = change(record, reminder, now)
         if effect is None:
             return None
-        audit = AuditEvent(effect.event, tag, effect.actor, effect.detail or str(seq))
+        audit = (
+            [AuditEvent(effect.event, tag, effect.actor, effect.detail or str(seq))]
+            if effect.event
+            else []
+        )
         write = Write(
             tag,
             existing.version,
@@ -133,7 +139,7 @@ class Transitions:
             now,
             effect.schedule_add,
             effect.schedule_remove,
-            [audit],
+            audit,
             existing,
             handled,
         )

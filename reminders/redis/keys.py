@@ -131,18 +131,10 @@ class Keys:
     # The sandbox provider's keys share one slot (a test and demo stand-in).
 
     @property
-    def sandbox_sends(self) -> str:
-        """Hash (sandbox provider): reminder id -> messages accepted for it."""
-        return f"{self.prefix}{{sandbox}}:sends"
-
-    @property
-    def sandbox_first_ms(self) -> str:
-        """Hash (sandbox provider): reminder id -> first acceptance, epoch ms."""
-        return f"{self.prefix}{{sandbox}}:first_ms"
-
-    def sandbox_accepted(self, provider_id: str) -> str:
-        """String (sandbox provider): marks a message id as booked."""
-        return f"{self.prefix}{{sandbox}}:accepted:{provider_id}"
+    def sandbox_accepted(self) -> str:
+        """Hash (sandbox provider): provider id -> "<reminder id> <epoch ms>"
+        of each message accepted (the provider's own log)."""
+        return f"{self.prefix}{{sandbox}}:accepted"
 
     @property
     def sandbox_receipts(self) -> str:

@@ -11,6 +11,7 @@ import dramatiq
 import pytest
 import redis
 
+from channels.sandbox import accepted_sends
 from reminders import ManualClock, ReminderService
 from reminders.redis.keys import Keys
 from reminders.settings import Settings
@@ -34,8 +35,8 @@ class Rig:
         self.forward.run_due(timeout_s=30)
 
     def sends(self) -> dict[str, int]:
-        raw = self.client.hgetall(Keys(self.settings.key_prefix).sandbox_sends)
-        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+        sends = accepted_sends(self.client, Keys(self.settings.key_prefix))
+        return {rid: len(times) for rid, times in sends.items()}
 
 
 @pytest.fixture

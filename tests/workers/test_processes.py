@@ -23,6 +23,7 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
+from channels.sandbox import accepted_sends
 from demo.redis_server import RedisClusterServers, RedisServer
 from reminders import ManualClock, connect
 from reminders.ids import deadline_tag
@@ -127,8 +128,7 @@ class System:
         return [f"ref-{i}" for i in range(count)]
 
     def sends(self) -> dict[str, int]:
-        raw = self.client.hgetall(self.keys.sandbox_sends)
-        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+        return {rid: len(times) for rid, times in accepted_sends(self.client, self.keys).items()}
 
     def states(self, refs: list[str]) -> dict[str, int]:
         pipe = self.client.pipeline(transaction=False)
