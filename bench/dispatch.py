@@ -90,8 +90,30 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def used_memory(client: redis.Redis) -> int:
     return int(client.info("memory")["used_memory"])
+
+
+def redis_cpu_s(client: redis.Redis) -> float:
+    """CPU seconds the Redis server has used (user + system)."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def commands(client: redis.Redis) -> int:
@@ -174,6 +196,8 @@ def dispatch_run(url: str, count: int, per_s: float | None) -> dict[str, float]:
         time.sleep(3)  # let the workers boot before anything is released
         scheduler = build_scheduler(settings, client=client)
         before = commands(client)
+        cpu_before = redis_cpu_s(client)
+        workers_before = tree_cpu_s(workers.pid)
         started = time.perf_counter()
         thread = threading.Thread(target=scheduler.run, daemon=True)
         thread.start()
@@ -182,7 +206,13 @@ def dispatch_run(url: str, count: int, per_s: float | None) -> dict[str, float]:
         scheduler.stopping.set()
         thread.join()
         spent = commands(client) - before
-        figures: dict[str, float] = {"commands_per_reminder": round(spent / count, 1)}
+        figures: dict[str, float] = {
+            "commands_per_reminder": round(spent / count, 1),
+            "redis_cpu_us_per_reminder": round((redis_cpu_s(client) - cpu_before) / count * 1e6),
+            "worker_cpu_us_per_reminder": round(
+                (tree_cpu_s(workers.pid) - workers_before) / count * 1e6
+            ),
+        }
         if per_s is None:
             figures["dispatch_per_s"] = round(count / (finished - started))
         else:
@@ -336,12 +366,15 @@ def dramatiq_reference(url: str, count: int) -> dict[str, float]:
         msgs = f"{broker.namespace}:reminders.msgs"
         while client.hlen(msgs) == count:
             time.sleep(0.005)
-        before = commands(client)
+        before, cpu_before = commands(client), redis_cpu_s(client)
+        workers_before = tree_cpu_s(proc.pid)
         started, left = time.perf_counter(), client.hlen(msgs)
         while client.hlen(msgs) > 0:
             time.sleep(0.005)
         drain_rate = left / (time.perf_counter() - started)
         spent = commands(client) - before
+        redis_cpu = redis_cpu_s(client) - cpu_before
+        worker_cpu = tree_cpu_s(proc.pid) - workers_before
         proc.terminate()
         proc.wait(timeout=60)
     finally:
@@ -352,6 +385,8 @@ def dramatiq_reference(url: str, count: int) -> dict[str, float]:
         "dramatiq_enqueue_per_s": round(enqueue_rate),
         "dramatiq_noop_drain_per_s": round(drain_rate),
         "dramatiq_noop_commands_per_message": round(spent / max(left, 1), 1),
+        "dramatiq_noop_redis_cpu_us_per_message": round(redis_cpu / max(left, 1) * 1e6),
+        "dramatiq_noop_worker_cpu_us_per_message": round(worker_cpu / max(left, 1) * 1e6),
     }
 
 

@@ -58,7 +58,7 @@ class Step:
     """A shard had more due than one step takes: step again at once."""
 
 
-SPREAD = 8
+SPREAD = 4
 """A release smaller than ``SPREAD`` full messages is spread over this many."""
 
 
