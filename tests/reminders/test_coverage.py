@@ -156,6 +156,22 @@ def test_a_recount_finds_and_fixes_drift(core: Core, service: ReminderService) -
     assert service.recount() == {}
 
 
+def test_a_recount_with_fix_replaces_counters_of_an_older_layout(
+    core: Core, service: ReminderService
+) -> None:
+    """Counters kept before coverage counted only what the report reads
+    (one per reminder state, pending by name) are rebuilt, not added to."""
+    register(service, "a", channels=["sms"])
+    name = core.store.keys.coverage(0)
+    old = {"d|saaq|2026-12|pending|-": 1, "r|saaq|2026-12|sms|planned": 2}
+    core.store.client.hset(name, mapping=old)
+    assert set(old) <= set(service.recount())
+    service.recount(fix=True)
+    assert service.recount() == {}
+    assert not set(old) & set(core.store.coverage_fields())
+    assert service.coverage().in_scope == 1
+
+
 # -- randomized runs ----------------------------------------------------------
 
 OPS = st.lists(
