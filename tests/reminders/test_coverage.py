@@ -164,7 +164,8 @@ def test_a_recount_with_fix_replaces_counters_of_an_older_layout(
     register(service, "a", channels=["sms"])
     name = core.store.keys.coverage(0)
     old = {"d|saaq|2026-12|pending|-": 1, "r|saaq|2026-12|sms|planned": 2}
-    core.store.client.hset(name, mapping=old)
+    for field, count in old.items():
+        core.store.client.hset(name, field, count)
     assert set(old) <= set(service.recount())
     service.recount(fix=True)
     assert service.recount() == {}
