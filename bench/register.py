@@ -143,7 +143,7 @@ def main() -> None:
         figures["bytes_per_deadline_audit"] = round(
             int(client.memory_usage(keys.audit(0), samples=0) or 0) / args.deadlines
         )
-        figures["reminders_per_deadline"] = round(
+        figures["schedule_entries_per_deadline"] = round(
             int(client.zcard(keys.schedule(0))) / args.deadlines, 2
         )
         info = client.info("server")

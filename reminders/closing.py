@@ -54,7 +54,6 @@ class Closer:
                     skipped.append(reminder.seq)
             stale = [reminder_id(tag, seq) for seq in skipped]
             planned: list[int] = []
-            add: dict[str, int] = {}
             invited = any(r.kind == "invite" and r.state in WENT_OUT for r in record.reminders)
             if invited and record.email_hash:
                 record.invite_seq += 1
@@ -63,11 +62,10 @@ class Closer:
                 )
                 record.next_seq += 1
                 record.reminders.append(cancel)
-                add[reminder_id(tag, cancel.seq)] = now
                 planned.append(cancel.seq)
             detail = seqs_detail(skipped=skipped, planned=planned)
             event = AuditEvent(status, tag, f"agency:{agency}", detail)
-            write = Write(tag, existing.version, record, now, add, stale, [event], existing)
+            write = Write(tag, existing.version, record, now, {}, stale, [event], existing)
             if self.store.write_many([write])[0]:
                 return DeadlineView.of(tag, record)
             return LOST

@@ -300,9 +300,6 @@ class Registrar:
             expected_version=0 if existing is None else existing.version,
             record=record,
             at=now,
-            schedule_add={
-                reminder_id(intent.tag, r.seq): r.send_at for r in reminders if r.state == "planned"
-            },
             schedule_remove=[reminder_id(intent.tag, seq) for seq in removed],
             audit=[event],
             before=existing,

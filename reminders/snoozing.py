@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from .clock import Clock, from_epoch, to_epoch
 from .errors import DeadlineClosed, InvalidRequest, ReminderNotFound, SnoozeTooLate
-from .ids import reminder_id, split_reminder_id
+from .ids import split_reminder_id
 from .lifecycle.states import allows
 from .models import zone
 from .planning import sms_time
@@ -105,11 +105,11 @@ class Snoozer:
                 result = self._follow_up(record, moved.channel, when)
                 result.updated = to_epoch(now)
             record.updated = to_epoch(now)
-            rid = reminder_id(tag, result.seq)
             at = result.send_at  # ``when``, or the nearby reminder's that stands in
             event = AuditEvent("snoozed", tag, "citizen", f"{result.seq} to {at}")
+            # The schedule follows the document (the next planned reminder).
             write = Write(
-                tag, existing.version, record, to_epoch(now), {rid: at}, (), [event], existing
+                tag, existing.version, record, to_epoch(now), audit=[event], before=existing
             )
             if self.store.write_many([write])[0]:
                 return ReminderView.of(tag, result)

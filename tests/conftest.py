@@ -22,8 +22,10 @@ from cryptography.fernet import Fernet
 
 from demo.redis_server import RedisServer
 from reminders import ManualClock, ReminderService
+from reminders.ids import deadline_tag
 from reminders.redis.keys import Keys
 from reminders.settings import Settings
+from reminders.views import DeadlineView
 from reminders.wiring import Core, build_core
 from tests.fakes.providers import FakeSendGrid, FakeTwilio, Receiver
 
@@ -152,6 +154,24 @@ def prefixed_keys(client: redis.Redis, settings: Settings) -> list[bytes]:
     setup = {name.encode() for name in names}
     found = client.scan_iter(match=f"{settings.key_prefix}*", count=1000)
     return sorted(name for name in found if name not in setup)
+
+
+def scheduled_for(client: redis.Redis, keys: Keys, view: DeadlineView) -> dict[str, float]:
+    """The schedule's entries for one deadline's reminders (receipt checks
+    left out), by member."""
+    ids = {r.id for r in view.reminders}
+    shard = keys.shard_of(deadline_tag(view.agency, view.ref))
+    entries: Any = client.zrange(keys.schedule(shard), 0, -1, withscores=True)
+    return {m.decode(): score for m, score in entries if m.decode() in ids}
+
+
+def next_planned(view: DeadlineView) -> dict[str, float]:
+    """What the schedule holds for a deadline: its earliest planned reminder."""
+    planned = [r for r in view.reminders if r.state == "planned"]
+    if not planned:
+        return {}
+    first = min(planned, key=lambda r: (r.send_at, int(r.id.rsplit("-", 1)[1])))
+    return {first.id: first.send_at.timestamp()}
 
 
 def deadline_data(**overrides: Any) -> dict[str, Any]:

@@ -142,7 +142,7 @@ class OutcomeRecorder:
                 return Effect(report.status, f"provider:{report.provider}", detail, {}, check)
             then = fall_back(record, reminder, now, opted_out)
             actor = f"provider:{report.provider}"
-            return Effect(report.status, actor, detail + then.detail, then.schedule, check)
+            return Effect(report.status, actor, detail + then, {}, check)
 
         return change
 

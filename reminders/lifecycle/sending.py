@@ -26,8 +26,7 @@ one script call per batch of reminders.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ..clock import from_epoch, to_epoch
@@ -164,23 +163,14 @@ def fallback(
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class FallBack:
-    """What a fallback planned: the schedule entry and the audit words."""
-
-    schedule: Mapping[str, float] = field(default_factory=dict)
-    detail: str = ""
-
-
 def fall_back(
     record: DeadlineRecord, failed: ReminderRecord, now: int, opted_out: frozenset[str]
-) -> FallBack:
-    """:func:`fallback`, with what the transition adds to its effect."""
+) -> str:
+    """:func:`fallback`, and the words it adds to the audit detail (the
+    schedule follows the document: a fallback planned sooner than the
+    deadline's other reminders is its next entry)."""
     added = fallback(record, failed, now, opted_out)
-    if added is None:
-        return FallBack()
-    rid = reminder_id(_tag(record), added.seq)
-    return FallBack({rid: added.send_at}, f" fallback {added.seq} {added.channel}")
+    return "" if added is None else f" fallback {added.seq} {added.channel}"
 
 
 def _finish(
@@ -195,7 +185,7 @@ def _finish(
     reminder.state = state
     reminder.reason = reason
     then = fall_back(record, reminder, now, opted_out)
-    return Effect(state, actor, f"{reminder.seq} {reason}{then.detail}", then.schedule)
+    return Effect(state, actor, f"{reminder.seq} {reason}{then}")
 
 
 def _tag(record: DeadlineRecord) -> str:
@@ -217,10 +207,7 @@ def defer(when: int) -> Change:
         if not allows("defer", reminder.state) or when >= record.due:
             return None
         reminder.send_at = when
-        rid = reminder_id(_tag(record), reminder.seq)
-        return Effect(
-            "deferred", "dispatcher", f"{reminder.seq} quiet_hours to {when}", {rid: when}
-        )
+        return Effect("deferred", "dispatcher", f"{reminder.seq} quiet_hours to {when}")
 
     return change
 
@@ -285,8 +272,7 @@ def record_transient(
         reminder.state = "planned"
         reminder.send_at = when
         reminder.reason = code
-        rid = reminder_id(_tag(record), reminder.seq)
-        return Effect("retry", actor, f"{reminder.seq} {code} at {when}", {rid: when})
+        return Effect("retry", actor, f"{reminder.seq} {code} at {when}")
 
     return change
 

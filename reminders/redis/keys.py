@@ -79,7 +79,8 @@ class Keys:
         return f"{self._in(shard)}:d:*"
 
     def schedule(self, shard: int) -> str:
-        """Sorted set: a shard's reminder ids scored by send time (epoch s)."""
+        """Sorted set: a shard's reminder ids scored by send time (epoch s, to
+        the ms): each deadline's next planned reminder, and receipt checks."""
         return f"{self._in(shard)}:due"
 
     def lease(self, shard: int) -> str:

@@ -21,6 +21,7 @@ import redis
 from redis.lock import Lock
 
 from .. import coverage
+from ..ids import reminder_id
 from ..record import DeadlineRecord
 from .keys import Keys
 from .scripts import Arg, lua, run_pipeline
@@ -54,6 +55,9 @@ class Write:
     record: DeadlineRecord
     at: int
     schedule_add: Mapping[str, float] = field(default_factory=dict)
+    """Receipt checks to plan. A deadline's own entry in the schedule is not
+    given: it is its next planned reminder, derived from the document before
+    and after (see :func:`next_planned`)."""
     schedule_remove: Sequence[str] = ()
     audit: Sequence[AuditEvent] = ()
     before: DeadlineRecord | None = None
@@ -251,6 +255,7 @@ class RedisStore:
         keys = self.keys
         for write in writes:
             counters = coverage.delta(write.before, write.record)
+            adds, removes = _schedule_changes(write)
             moved = write.before is None or write.before.due != write.record.due
             args: list[Arg] = [
                 write.expected_version,
@@ -261,15 +266,15 @@ class RedisStore:
                 write.tag,
                 write.record.agency,
                 len(counters),
-                len(write.schedule_add),
-                len(write.schedule_remove),
+                len(adds),
+                len(removes),
                 len(write.handled),
             ]
             for name, change in counters.items():
                 args += [name, change]
-            for member, when in write.schedule_add.items():
+            for member, when in adds.items():
                 args += [member, when]
-            args += list(write.schedule_remove)
+            args += removes
             args += list(write.handled)
             for event in write.audit:
                 args += [event.event, event.tag, event.detail, event.actor]
@@ -413,3 +418,32 @@ def _text(raw: bytes | str) -> str:
 def _whole(score: float) -> float:
     """A due time from an index: whole seconds as an int (cursors stay short)."""
     return int(score) if float(score).is_integer() else float(score)
+
+
+def next_planned(tag: str, record: DeadlineRecord | None) -> tuple[str, float] | None:
+    """A deadline's entry in the schedule: its earliest planned reminder
+    (member, send time), or None. Only that one is in the schedule; when it
+    leaves ``planned`` (taken, skipped, re-planned), the write that moves it
+    puts the next one there: a third of the memory for three reminders."""
+    if record is None:
+        return None
+    planned = [r for r in record.reminders if r.state == "planned"]
+    if not planned:
+        return None
+    first = min(planned, key=lambda r: (r.send_at, r.seq))
+    return reminder_id(tag, first.seq), first.send_at
+
+
+def _schedule_changes(write: Write) -> tuple[dict[str, float], list[str]]:
+    """The schedule entries a write adds and removes: its receipt checks,
+    and the deadline's next planned reminder when that changed."""
+    adds = dict(write.schedule_add)
+    was = next_planned(write.tag, write.before)
+    will = next_planned(write.tag, write.record)
+    removes = list(write.schedule_remove)
+    if will != was:
+        if will is not None:
+            adds[will[0]] = will[1]
+        if was is not None:
+            removes.append(was[0])
+    return adds, [m for m in dict.fromkeys(removes) if m not in adds]

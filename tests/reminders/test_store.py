@@ -16,7 +16,7 @@ from reminders.redis.keys import Keys
 from reminders.redis.store import AuditEvent, Write
 from reminders.settings import Settings
 from reminders.wiring import Core
-from tests.conftest import deadline_data
+from tests.conftest import deadline_data, next_planned, scheduled_for
 from tests.fakes.lossy_proxy import LossyProxy
 
 
@@ -108,5 +108,5 @@ def test_a_registration_whose_reply_is_lost_can_be_sent_again_and_lands_once(
     assert view.status == "active"
     ids = [r.id for r in view.reminders]
     assert len(ids) == len(set(ids)) > 0
-    scheduled: list[bytes] = redis_client.zrange(core.store.keys.schedule(0), 0, -1)  # type: ignore[assignment]
-    assert sorted(s.decode() for s in scheduled) == sorted(ids)
+    scheduled = scheduled_for(redis_client, core.store.keys, view)
+    assert scheduled == next_planned(view) != {}

@@ -48,6 +48,28 @@ def test_weeks_of_schedule_run_in_seconds_each_reminder_sent_once_and_delivered(
     assert rig.sends() == dict.fromkeys(ids, 1)
 
 
+def test_only_each_deadline_s_next_reminder_waits_in_the_schedule(
+    rig: Rig, service: ReminderService, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """The schedule holds a deadline's next planned reminder; the write that
+    takes it puts the following one there."""
+    first, second = register(service, channels=["sms"])
+    keys = rig.scheduler.schedule.keys
+
+    def waiting() -> list[str]:
+        members: Any = redis_client.zrange(keys.schedule(0), 0, -1)
+        return [m.decode() for m in members]
+
+    assert waiting() == [first]
+    clock.set(datetime(2026, 12, 8, 22, 0, 30, tzinfo=UTC))
+    rig.run_due()
+    assert waiting() == [second]  # the first's receipt check is gone with its receipt
+    clock.set(datetime(2026, 12, 14, 22, 0, 30, tzinfo=UTC))
+    rig.run_due()
+    assert waiting() == []
+    assert rig.sends() == {first: 1, second: 1}
+
+
 def test_a_completed_deadline_gets_no_more_reminders(
     rig: Rig, service: ReminderService, clock: ManualClock
 ) -> None:
