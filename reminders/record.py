@@ -34,9 +34,10 @@ class ReminderRecord:
     """The token of the worker that took the ``sending`` lease: after a lost
     reply it recognises its own lease (and nobody else's)."""
 
-    def to_json(self) -> dict[str, Any]:
-        # Defaults (an offset reminder, planned, never updated) are left out:
-        # most of the documents in Redis are reminders waiting months.
+    def to_json(self, created: int = 0) -> dict[str, Any]:
+        # Defaults (an offset reminder, planned, updated when the deadline
+        # was created) are left out: most of the documents in Redis are
+        # reminders waiting months.
         data: dict[str, Any] = {"i": self.seq, "c": self.channel, "t": self.send_at}
         if self.kind != "offset":
             data["k"] = self.kind
@@ -50,14 +51,14 @@ class ReminderRecord:
             data["p"] = self.provider_id
         if self.reason:
             data["x"] = self.reason
-        if self.updated:
+        if self.updated != created:
             data["u"] = self.updated
         if self.lease:
             data["l"] = self.lease
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ReminderRecord:
+    def from_json(cls, data: dict[str, Any], created: int = 0) -> ReminderRecord:
         return cls(
             seq=int(data["i"]),
             channel=str(data["c"]),
@@ -68,7 +69,7 @@ class ReminderRecord:
             attempts=int(data.get("n", 0)),
             provider_id=str(data.get("p", "")),
             reason=str(data.get("x", "")),
-            updated=int(data.get("u", 0)),
+            updated=int(data.get("u", created)),
             lease=str(data.get("l", "")),
         )
 
@@ -111,25 +112,29 @@ class DeadlineRecord:
             "a": self.agency,
             "r": self.ref,
             "d": self.due,
-            "ad": 1 if self.all_day else 0,
             "tz": self.timezone,
             "l": self.locale,
             "ti": self.title,
-            "u": self.action_url or "",
             "ch": self.channels,
             "of": self.offsets_s,
             "c": self.contact,
-            "ph": self.phone_hash,
-            "eh": self.email_hash,
             "fp": self.fingerprint,
-            "st": self.status,
             "cr": self.created,
             "up": self.updated,
-            "cl": self.closed,
             "sq": self.next_seq,
-            "iq": self.invite_seq,
-            "rm": [r.to_json() for r in self.reminders],
+            "rm": [r.to_json(self.created) for r in self.reminders],
         }
+        # Defaults are left out (about 10% of a document).
+        optional = {
+            "ad": 1 if self.all_day else 0,
+            "u": self.action_url or "",
+            "ph": self.phone_hash,
+            "eh": self.email_hash,
+            "st": "" if self.status == "active" else self.status,
+            "cl": self.closed,
+            "iq": self.invite_seq,
+        }
+        doc.update((name, value) for name, value in optional.items() if value)
         if self.unplanned:
             doc["np"] = self.unplanned
         if self.purged:
@@ -139,31 +144,32 @@ class DeadlineRecord:
     @classmethod
     def loads(cls, raw: str | bytes) -> DeadlineRecord:
         doc = json.loads(raw)
-        # cjson encodes an empty array as {}: accept both.
+        # An empty array may be stored as {} (older documents, written by cjson).
         reminders = doc.get("rm") or []
+        created = int(doc["cr"])
         return cls(
             version=int(doc["v"]),
             agency=doc["a"],
             ref=doc["r"],
             due=_number(doc["d"]),
-            all_day=bool(doc["ad"]),
+            all_day=bool(doc.get("ad", 0)),
             timezone=doc["tz"],
             locale=doc["l"],
             title=dict(doc["ti"]),
-            action_url=doc["u"] or None,
+            action_url=doc.get("u") or None,
             channels=list(doc["ch"] or []),
             offsets_s=[int(x) for x in (doc["of"] or [])],
             contact=doc["c"],
-            phone_hash=doc["ph"],
-            email_hash=doc["eh"],
+            phone_hash=doc.get("ph", ""),
+            email_hash=doc.get("eh", ""),
             fingerprint=doc["fp"],
-            status=doc["st"],
-            created=int(doc["cr"]),
+            status=doc.get("st", "active"),
+            created=created,
             updated=int(doc["up"]),
-            closed=int(doc["cl"]),
+            closed=int(doc.get("cl", 0)),
             next_seq=int(doc["sq"]),
-            invite_seq=int(doc["iq"]),
-            reminders=[ReminderRecord.from_json(r) for r in reminders],
+            invite_seq=int(doc.get("iq", 0)),
+            reminders=[ReminderRecord.from_json(r, created) for r in reminders],
             unplanned=doc.get("np", ""),
             purged=int(doc.get("pg", 0)),
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -110,3 +112,40 @@ def test_a_registration_whose_reply_is_lost_can_be_sent_again_and_lands_once(
     assert len(ids) == len(set(ids)) > 0
     scheduled = scheduled_for(redis_client, core.store.keys, view)
     assert scheduled == next_planned(view) != {}
+
+
+def test_a_document_leaves_out_its_defaults_and_reads_back_whole() -> None:
+    from reminders.record import DeadlineRecord, ReminderRecord
+
+    def record(**changes: Any) -> DeadlineRecord:
+        base = DeadlineRecord(
+            version=3, agency="saaq", ref="r-1", due=1_800_000_000.25, all_day=False,
+            timezone="America/Toronto", locale="fr", title={"fr": "T"}, action_url=None,
+            channels=["sms"], offsets_s=[86_400], contact="sealed", phone_hash="ph",
+            email_hash="", fingerprint="fp", created=1_700_000_000, updated=1_700_000_100,
+            reminders=[
+                ReminderRecord(1, "sms", 1_799_913_600.25, "offset", 86_400, updated=1_700_000_000),
+                ReminderRecord(2, "calendar", 1_700_000_000, "invite_cancel"),
+            ],
+        )  # fmt: skip
+        for name, value in changes.items():
+            setattr(base, name, value)
+        return base
+
+    plain = record()
+    raw = plain.dumps()
+    assert raw.startswith('{"v":3,')
+    stored = json.loads(raw)
+    assert not set(stored) & {"ad", "u", "eh", "st", "cl", "iq", "np", "pg"}
+    assert "u" not in stored["rm"][0] and stored["rm"][1]["u"] == 0
+    assert DeadlineRecord.loads(raw) == plain
+    busy = record(
+        all_day=True, action_url="https://x", email_hash="eh", status="cancelled",
+        closed=1_700_000_200, invite_seq=2, unplanned="late", purged=1_700_000_300,
+    )  # fmt: skip
+    assert DeadlineRecord.loads(busy.dumps()) == busy
+    # A document written before defaults were left out reads the same.
+    legacy = json.loads(plain.dumps())
+    legacy.update({"ad": 0, "u": "", "eh": "", "st": "active", "cl": 0, "iq": 0})
+    legacy["rm"][0]["u"] = 1_700_000_000
+    assert DeadlineRecord.loads(json.dumps(legacy)) == plain
