@@ -436,7 +436,12 @@ def next_planned(tag: str, record: DeadlineRecord | None) -> tuple[str, float] |
 
 def _schedule_changes(write: Write) -> tuple[dict[str, float], list[str]]:
     """The schedule entries a write adds and removes: its receipt checks,
-    and the deadline's next planned reminder when that changed."""
+    and the deadline's next planned reminder when that changed.
+
+    The former next reminder is removed only when it is still planned (moved
+    later than another): one that left ``planned`` was either claimed (no
+    longer in the schedule) or is in the write's own removals (superseded,
+    closed)."""
     adds = dict(write.schedule_add)
     was = next_planned(write.tag, write.before)
     will = next_planned(write.tag, write.record)
@@ -444,6 +449,11 @@ def _schedule_changes(write: Write) -> tuple[dict[str, float], list[str]]:
     if will != was:
         if will is not None:
             adds[will[0]] = will[1]
-        if was is not None:
+        if was is not None and _planned(write.record, was[0]):
             removes.append(was[0])
     return adds, [m for m in dict.fromkeys(removes) if m not in adds]
+
+
+def _planned(record: DeadlineRecord, member: str) -> bool:
+    seq = int(member.rsplit("-", 1)[1])
+    return any(r.seq == seq and r.state == "planned" for r in record.reminders)

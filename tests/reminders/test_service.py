@@ -210,6 +210,16 @@ def test_snooze_moves_a_planned_reminder_and_its_schedule_entry(
     assert schedule(redis_client, settings) == {target.id: int(moved.send_at.timestamp())}
 
 
+def test_a_reminder_snoozed_past_the_next_one_leaves_the_schedule_to_it(
+    service: ReminderService, redis_client: redis.Redis, settings: Settings
+) -> None:
+    receipt = service.register(deadline(channels=["sms"], offsets=["7d", "5d"]))
+    first, second = receipt.reminders
+    moved = service.snooze(first.id, by=timedelta(days=3))
+    assert moved.send_at > second.send_at
+    assert schedule(redis_client, settings) == {second.id: int(second.send_at.timestamp())}
+
+
 def test_snooze_of_a_sent_reminder_plans_a_new_one_from_now(
     service: ReminderService, redis_client: redis.Redis, settings: Settings, clock: ManualClock
 ) -> None:
