@@ -23,8 +23,13 @@ def precise_epoch(instant: datetime) -> float:
     instants, send times and the schedule keep them (a whole number when
     the instant is a whole second), so reminders planned within one second
     are released in order, not together."""
-    ms = round(instant.timestamp() * 1000)
-    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+    return compact_epoch(round(instant.timestamp() * 1000) / 1000)
+
+
+def compact_epoch(epoch: float) -> float:
+    """Epoch seconds as stored and shown: an int when whole (documents and
+    cursors stay short), else the float."""
+    return int(epoch) if float(epoch).is_integer() else float(epoch)
 
 
 def from_epoch(epoch: int | float) -> datetime:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel
 
-from .clock import from_epoch
+from .clock import compact_epoch, from_epoch
 from .errors import InvalidRequest
 from .models import zone
 from .redis.store import RedisStore
@@ -47,7 +47,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         number = float(due)
         if number != number or number in (float("inf"), float("-inf")):
             raise ValueError(due)
-        return (int(number) if number.is_integer() else number), tag
+        return compact_epoch(number), tag
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest("cursor", "is not a cursor this API gave") from None
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .clock import compact_epoch
 from .lifecycle.states import DeadlineStatus, ReminderKind, ReminderState
 
 
@@ -62,7 +63,7 @@ class ReminderRecord:
         return cls(
             seq=int(data["i"]),
             channel=str(data["c"]),
-            send_at=_number(data["t"]),
+            send_at=compact_epoch(float(data["t"])),
             kind=data.get("k", "offset"),
             offset_s=None if data.get("o") is None else int(data["o"]),
             state=data.get("s", "planned"),
@@ -151,7 +152,7 @@ class DeadlineRecord:
             version=int(doc["v"]),
             agency=doc["a"],
             ref=doc["r"],
-            due=_number(doc["d"]),
+            due=compact_epoch(float(doc["d"])),
             all_day=bool(doc.get("ad", 0)),
             timezone=doc["tz"],
             locale=doc["l"],
@@ -188,9 +189,3 @@ class DeadlineRecord:
             if reminder.seq == seq:
                 return reminder
         return None
-
-
-def _number(value: Any) -> float:
-    """A stored time: whole seconds stay an int, to keep documents short."""
-    number = float(value)
-    return int(number) if number.is_integer() else number

@@ -21,8 +21,9 @@ import redis
 from redis.lock import Lock
 
 from .. import coverage
+from ..clock import compact_epoch
 from ..ids import reminder_id
-from ..record import DeadlineRecord
+from ..record import DeadlineRecord, ReminderRecord
 from .keys import Keys
 from .scripts import Arg, lua, run_pipeline
 
@@ -171,7 +172,7 @@ class RedisStore:
                 )
             replies = pipe.execute()
             for shard, found in zip(order, replies, strict=True):
-                pairs = [(_text(member), _whole(score)) for member, score in found]
+                pairs = [(_text(member), compact_epoch(score)) for member, score in found]
                 fresh = [p for p in pairs if after is None or (p[1], p[0]) > (after[0], after[1])]
                 if fresh or len(pairs) < count:
                     del pending[shard]
@@ -415,23 +416,18 @@ def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def _whole(score: float) -> float:
-    """A due time from an index: whole seconds as an int (cursors stay short)."""
-    return int(score) if float(score).is_integer() else float(score)
-
-
 def next_planned(tag: str, record: DeadlineRecord | None) -> tuple[str, float] | None:
     """A deadline's entry in the schedule: its earliest planned reminder
     (member, send time), or None. Only that one is in the schedule; when it
     leaves ``planned`` (taken, skipped, re-planned), the write that moves it
     puts the next one there: a third of the memory for three reminders."""
-    if record is None:
-        return None
-    planned = [r for r in record.reminders if r.state == "planned"]
-    if not planned:
-        return None
-    first = min(planned, key=lambda r: (r.send_at, r.seq))
-    return reminder_id(tag, first.seq), first.send_at
+    first = _first_planned(record)
+    return None if first is None else (reminder_id(tag, first.seq), first.send_at)
+
+
+def _first_planned(record: DeadlineRecord | None) -> ReminderRecord | None:
+    planned = [] if record is None else [r for r in record.reminders if r.state == "planned"]
+    return min(planned, key=lambda r: (r.send_at, r.seq)) if planned else None
 
 
 def _schedule_changes(write: Write) -> tuple[dict[str, float], list[str]]:
@@ -443,17 +439,16 @@ def _schedule_changes(write: Write) -> tuple[dict[str, float], list[str]]:
     longer in the schedule) or is in the write's own removals (superseded,
     closed)."""
     adds = dict(write.schedule_add)
-    was = next_planned(write.tag, write.before)
-    will = next_planned(write.tag, write.record)
     removes = list(write.schedule_remove)
-    if will != was:
+    was, will = _first_planned(write.before), _first_planned(write.record)
+    if _entry(was) != _entry(will):
         if will is not None:
-            adds[will[0]] = will[1]
-        if was is not None and _planned(write.record, was[0]):
-            removes.append(was[0])
+            adds[reminder_id(write.tag, will.seq)] = will.send_at
+        still = None if was is None else write.record.reminder(was.seq)
+        if still is not None and still.state == "planned":
+            removes.append(reminder_id(write.tag, still.seq))
     return adds, [m for m in dict.fromkeys(removes) if m not in adds]
 
 
-def _planned(record: DeadlineRecord, member: str) -> bool:
-    seq = int(member.rsplit("-", 1)[1])
-    return any(r.seq == seq and r.state == "planned" for r in record.reminders)
+def _entry(reminder: ReminderRecord | None) -> tuple[int, float] | None:
+    return None if reminder is None else (reminder.seq, reminder.send_at)
