@@ -35,16 +35,29 @@ class ReminderRecord:
     """The token of the worker that took the ``sending`` lease: after a lost
     reply it recognises its own lease (and nobody else's)."""
 
-    def to_json(self, created: int = 0) -> dict[str, Any]:
-        # Defaults (an offset reminder, planned, updated when the deadline
-        # was created) are left out: most of the documents in Redis are
+    def to_json(
+        self,
+        created: int = 0,
+        previous_seq: int = 0,
+        channel: str = "",
+        offset_s: int | None = None,
+    ) -> dict[str, Any]:
+        # Defaults (the number after the previous reminder's, the deadline's
+        # first channel, an offset reminder at the offset of its place in
+        # the deadline's list, planned, updated when the deadline was
+        # created) are left out: most of the documents in Redis are
         # reminders waiting months.
-        data: dict[str, Any] = {"i": self.seq, "c": self.channel, "t": self.send_at}
+        data: dict[str, Any] = {}
+        if self.seq != previous_seq + 1:
+            data["i"] = self.seq
+        if self.channel != channel:
+            data["c"] = self.channel
+        data["t"] = self.send_at
         if self.kind != "offset":
             data["k"] = self.kind
         if self.state != "planned":
             data["s"] = self.state
-        if self.offset_s is not None:
+        if self.offset_s != (offset_s if self.kind == "offset" else None):
             data["o"] = self.offset_s
         if self.attempts:
             data["n"] = self.attempts
@@ -59,13 +72,22 @@ class ReminderRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], created: int = 0) -> ReminderRecord:
+    def from_json(
+        cls,
+        data: dict[str, Any],
+        created: int = 0,
+        previous_seq: int = 0,
+        channel: str = "",
+        offset_s: int | None = None,
+    ) -> ReminderRecord:
+        kind: ReminderKind = data.get("k", "offset")
+        offset = data.get("o", offset_s if kind == "offset" else None)
         return cls(
-            seq=int(data["i"]),
-            channel=str(data["c"]),
+            seq=int(data.get("i", previous_seq + 1)),
+            channel=str(data.get("c", channel)),
             send_at=compact_epoch(float(data["t"])),
-            kind=data.get("k", "offset"),
-            offset_s=None if data.get("o") is None else int(data["o"]),
+            kind=kind,
+            offset_s=None if offset is None else int(offset),
             state=data.get("s", "planned"),
             attempts=int(data.get("n", 0)),
             provider_id=str(data.get("p", "")),
@@ -121,12 +143,12 @@ class DeadlineRecord:
             "c": self.contact,
             "fp": self.fingerprint,
             "cr": self.created,
-            "up": self.updated,
-            "sq": self.next_seq,
-            "rm": [r.to_json(self.created) for r in self.reminders],
+            "rm": self._reminders_json(),
         }
         # Defaults are left out (about 10% of a document).
         optional = {
+            "up": 0 if self.updated == self.created else self.updated,
+            "sq": 0 if self.next_seq == self._default_next_seq() else self.next_seq,
             "ad": 1 if self.all_day else 0,
             "u": self.action_url or "",
             "ph": self.phone_hash,
@@ -142,13 +164,35 @@ class DeadlineRecord:
             doc["pg"] = self.purged
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
+    def _reminders_json(self) -> list[dict[str, Any]]:
+        channel = self.channels[0] if self.channels else ""
+        out: list[dict[str, Any]] = []
+        previous = 0
+        for index, reminder in enumerate(self.reminders):
+            out.append(
+                reminder.to_json(self.created, previous, channel, _at(self.offsets_s, index))
+            )
+            previous = reminder.seq
+        return out
+
+    def _default_next_seq(self) -> int:
+        return self.reminders[-1].seq + 1 if self.reminders else 1
+
     @classmethod
     def loads(cls, raw: str | bytes) -> DeadlineRecord:
         doc = json.loads(raw)
         # An empty array may be stored as {} (older documents, written by cjson).
-        reminders = doc.get("rm") or []
         created = int(doc["cr"])
-        return cls(
+        channels = list(doc["ch"] or [])
+        offsets_s = [int(x) for x in (doc["of"] or [])]
+        channel = channels[0] if channels else ""
+        reminders: list[ReminderRecord] = []
+        previous = 0
+        for index, data in enumerate(doc.get("rm") or []):
+            offset = _at(offsets_s, index)
+            reminders.append(ReminderRecord.from_json(data, created, previous, channel, offset))
+            previous = reminders[-1].seq
+        record = cls(
             version=int(doc["v"]),
             agency=doc["a"],
             ref=doc["r"],
@@ -158,22 +202,25 @@ class DeadlineRecord:
             locale=doc["l"],
             title=dict(doc["ti"]),
             action_url=doc.get("u") or None,
-            channels=list(doc["ch"] or []),
-            offsets_s=[int(x) for x in (doc["of"] or [])],
+            channels=channels,
+            offsets_s=offsets_s,
             contact=doc["c"],
             phone_hash=doc.get("ph", ""),
             email_hash=doc.get("eh", ""),
             fingerprint=doc["fp"],
             status=doc.get("st", "active"),
             created=created,
-            updated=int(doc["up"]),
+            updated=int(doc.get("up", created)),
             closed=int(doc.get("cl", 0)),
-            next_seq=int(doc["sq"]),
+            next_seq=int(doc.get("sq", 0)),
             invite_seq=int(doc.get("iq", 0)),
-            reminders=[ReminderRecord.from_json(r, created) for r in reminders],
+            reminders=reminders,
             unplanned=doc.get("np", ""),
             purged=int(doc.get("pg", 0)),
         )
+        if not record.next_seq:
+            record.next_seq = record._default_next_seq()
+        return record
 
     def copy(self) -> DeadlineRecord:
         return replace(
@@ -189,3 +236,7 @@ class DeadlineRecord:
             if reminder.seq == seq:
                 return reminder
         return None
+
+
+def _at(values: list[int], index: int) -> int | None:
+    return values[index] if index < len(values) else None

@@ -146,6 +146,71 @@ def test_a_document_leaves_out_its_defaults_and_reads_back_whole() -> None:
     assert DeadlineRecord.loads(busy.dumps()) == busy
     # A document written before defaults were left out reads the same.
     legacy = json.loads(plain.dumps())
-    legacy.update({"ad": 0, "u": "", "eh": "", "st": "active", "cl": 0, "iq": 0})
-    legacy["rm"][0]["u"] = 1_700_000_000
+    legacy.update({"ad": 0, "u": "", "eh": "", "st": "active", "cl": 0, "iq": 0, "sq": 1})
+    legacy["up"] = 1_700_000_100
+    legacy["rm"][0].update({"i": 1, "c": "sms", "o": 86_400, "u": 1_700_000_000})
     assert DeadlineRecord.loads(json.dumps(legacy)) == plain
+
+
+def test_a_fresh_document_writes_each_reminder_as_its_send_time_only() -> None:
+    """A deadline as registered: reminders numbered 1.., on its first
+    channel, at its offsets in order, planned; nothing else is written."""
+    from reminders.record import DeadlineRecord, ReminderRecord
+
+    offsets = [2_592_000, 604_800, 86_400]
+    due = 1_800_446_820
+    fresh = DeadlineRecord(
+        version=1, agency="saaq", ref="r-1", due=due, all_day=False,
+        timezone="America/Toronto", locale="fr", title={"fr": "T"}, action_url=None,
+        channels=["sms", "email"], offsets_s=offsets, contact="sealed", phone_hash="ph",
+        email_hash="eh", fingerprint="fp", created=1_795_262_400, updated=1_795_262_400,
+        next_seq=4,
+        reminders=[
+            ReminderRecord(n + 1, "sms", due - o, "offset", o, updated=1_795_262_400)
+            for n, o in enumerate(offsets)
+        ],
+    )  # fmt: skip
+    stored = json.loads(fresh.dumps())
+    assert stored["rm"] == [{"t": due - o} for o in offsets]
+    assert not set(stored) & {"up", "sq"}
+    assert DeadlineRecord.loads(fresh.dumps()) == fresh
+
+
+def test_any_document_reads_back_whole() -> None:
+    """Whatever departs from a default is written: gaps in the numbering,
+    other channels, other offsets or none, any state, any next number."""
+    import random
+
+    from reminders.lifecycle.states import ReminderKind, ReminderState
+    from reminders.record import DeadlineRecord, ReminderRecord
+
+    kinds: list[ReminderKind] = ["offset", "catch_up", "invite", "invite_cancel", "snooze"]
+    states: list[ReminderState] = ["planned", "sending", "sent", "delivered", "failed"]
+    rng = random.Random(13)
+    for _ in range(500):
+        channels = rng.sample(["sms", "email", "calendar"], rng.randint(0, 3))
+        offsets = rng.sample([2_592_000, 604_800, 86_400, 3_600], rng.randint(0, 4))
+        reminders: list[ReminderRecord] = []
+        seq = 0
+        for _ in range(rng.randint(0, 6)):
+            seq += rng.choice([1, 1, 1, 2, 5])
+            reminders.append(
+                ReminderRecord(
+                    seq,
+                    rng.choice(["sms", "email", "calendar"]),
+                    rng.choice([1_799_000_000, 1_799_000_000.5]),
+                    rng.choice(kinds),
+                    rng.choice([None, *offsets, 7_200]),
+                    rng.choice(states),
+                    updated=rng.choice([1_700_000_000, 1_700_000_050]),
+                )
+            )
+        record = DeadlineRecord(
+            version=2, agency="saaq", ref="r", due=1_800_000_000, all_day=False,
+            timezone="UTC", locale="en", title={"en": "T"}, action_url=None,
+            channels=channels, offsets_s=offsets, contact="", phone_hash="",
+            email_hash="", fingerprint="fp", created=1_700_000_000,
+            updated=rng.choice([1_700_000_000, 1_700_000_060]),
+            next_seq=rng.choice([1, seq + 1, seq + 3]), reminders=reminders,
+        )  # fmt: skip
+        assert DeadlineRecord.loads(record.dumps()) == record, record.dumps()
