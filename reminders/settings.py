@@ -95,9 +95,11 @@ class Settings(BaseSettings):
     """After this long without a heartbeat, a worker's unacknowledged messages
     go back to the queue for the others (Dramatiq's Redis broker)."""
     worker_idle_poll_ms: int = Field(default=50, ge=5, le=5000)
-    """Longest a worker waits before looking again at an empty queue
-    (Dramatiq backs off up to its idle timeout, 5 s by default): reminders
-    released a few at a time wait at most this long for a worker."""
+    """Longest an idle worker waits before looking again at an empty queue.
+    The dispatch queue has a doorbell the scheduler rings as it releases, so
+    reminders do not wait for this; it bounds the wait for messages queued
+    without a ring (Dramatiq's retries and requeues) and for callbacks
+    (Dramatiq itself backs off up to its idle timeout, 5 s by default)."""
     worker_metrics: bool = False
     """Dramatiq's Prometheus middleware (port ``dramatiq_prom_port``, 9191)."""
 

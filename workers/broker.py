@@ -7,14 +7,17 @@ Nothing here runs at import time.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
 import redis
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.broker import MessageProxy
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import default_middleware
 
 from reminders.redis.keys import Keys
@@ -26,17 +29,68 @@ CALLBACK_QUEUE = "callbacks"
 CALLBACK_ACTOR = "callback"
 
 
+FULL_WAIT_S = 0.005
+"""How long a consumer whose prefetch is full waits before looking again."""
+DOORBELL_LENGTH = 64
+"""Most rings kept waiting: enough to wake every consumer of a deployment."""
+
+
+def doorbell_key(namespace: str) -> str:
+    """The list the scheduler rings (one element per message it enqueued)
+    and idle dispatch consumers block on."""
+    return f"{namespace}:{QUEUE}.doorbell"
+
+
 class ReminderBroker(RedisBroker):
-    """Dramatiq's Redis broker, its consumers polling an empty queue at
-    least every ``idle_poll_ms`` (Dramatiq's backoff grows to the worker's
-    idle timeout, which would hold reminders released a few at a time)."""
+    """Dramatiq's Redis broker, with a doorbell on the dispatch queue.
+
+    Dramatiq's consumers poll an empty queue with a backoff that grows to
+    the worker's idle timeout (5 s by default): reminders released a few at
+    a time would wait for it, and polling faster costs CPU on every idle
+    worker. Here an idle dispatch consumer blocks on a doorbell list that
+    the scheduler rings in the round trip that enqueues (``enqueue_many``),
+    so it wakes the moment work arrives, and looks at the queue anyway
+    every ``idle_poll_ms`` (for messages enqueued without a ring: Dramatiq's
+    own retries and requeues). Other queues poll with Dramatiq's backoff,
+    capped at ``idle_poll_ms``."""
 
     def __init__(self, *, idle_poll_ms: int, **options: Any) -> None:
         super().__init__(**options)
         self.idle_poll_ms = idle_poll_ms
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        if queue_name == QUEUE:
+            return _DoorbellConsumer(self, queue_name, prefetch, self.idle_poll_ms)
         return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
+
+
+class _DoorbellConsumer(_RedisConsumer):
+    """Dramatiq's Redis consumer (``_RedisConsumer.__next__``, 2.2), waiting
+    on the doorbell instead of sleeping when the queue is empty."""
+
+    def __next__(self) -> MessageProxy | None:
+        try:
+            while True:
+                if self.message_cache:
+                    data = self.message_cache.pop(0)
+                    if data is None:  # Dramatiq's guard (its issue #266)
+                        continue
+                    self.misses = 0
+                    message = dramatiq.Message.decode(data)
+                    self.queued_message_ids.add(message.message_id)
+                    return MessageProxy(message)
+                if self.outstanding_message_count >= self.prefetch:
+                    time.sleep(FULL_WAIT_S)  # every message taken is still being handled
+                    return None
+                self.message_cache = self.broker.do_fetch(
+                    self.queue_name, self.prefetch - self.outstanding_message_count
+                )
+                if not self.message_cache:
+                    ring = doorbell_key(self.broker.namespace)
+                    self.broker.client.blpop([ring], timeout=self.timeout / 1000)
+                    return None
+        except redis.ConnectionError as e:
+            raise ConnectionClosed(e) from None
 
 
 def build_broker(settings: Settings) -> RedisBroker:
@@ -118,6 +172,10 @@ def enqueue_many(
         broker.emit_before("enqueue", message, None)
         args = _enqueue_args(broker, message.options["redis_message_id"], message)
         dispatch(keys=namespace, args=args, client=pipe)
+    if messages:
+        ring = doorbell_key(broker.namespace)
+        pipe.lpush(ring, *["1"] * min(len(messages), DOORBELL_LENGTH))
+        pipe.ltrim(ring, 0, DOORBELL_LENGTH - 1)
     pipe.execute()
     for message in messages:
         broker.emit_after("enqueue", message, None)

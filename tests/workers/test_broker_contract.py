@@ -6,6 +6,7 @@ lost (the dependency is pinned to the minor version besides)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -15,7 +16,15 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from reminders.settings import Settings
-from workers.broker import ACTOR, QUEUE, build_broker, dispatch_message, enqueue_many
+from workers.broker import (
+    ACTOR,
+    DOORBELL_LENGTH,
+    QUEUE,
+    build_broker,
+    dispatch_message,
+    doorbell_key,
+    enqueue_many,
+)
 
 
 @pytest.fixture
@@ -76,3 +85,41 @@ def test_a_real_worker_runs_what_enqueue_many_enqueued(broker: RedisBroker) -> N
     finally:
         worker.stop()
     assert sorted(seen) == sorted(members)
+
+
+def test_the_scheduler_rings_an_idle_consumer_awake(settings: Settings) -> None:
+    """An idle dispatch consumer blocks on the doorbell, not on a timer: with
+    a one-minute poll it still wakes when ``enqueue_many`` rings, and takes
+    the message on its next look."""
+    broker = build_broker(settings.model_copy(update={"worker_idle_poll_ms": 60_000}))
+    try:
+        consumer = broker.consume(QUEUE, prefetch=4, timeout=1000)
+        ring = doorbell_key(broker.namespace)
+        woke: list[object] = []
+        waiting = threading.Thread(target=lambda: woke.append(next(consumer)), daemon=True)
+        waiting.start()
+        give_up = time.monotonic() + 30
+        # The consumer found the queue empty and waits on the doorbell.
+        while not any(c.get("cmd") == "blpop" for c in broker.client.client_list()):
+            assert time.monotonic() < give_up, "the consumer never waited on the doorbell"
+            time.sleep(0.01)
+        assert enqueue_many(broker, broker.client, ["r-1", "r-2", "r-3"], per_message=1) == 3
+        waiting.join(timeout=30)  # far less than the poll: only the ring wakes it
+        assert not waiting.is_alive() and woke == [None]
+        assert broker.client.llen(ring) == 2  # one ring per message, one taken
+        taken = next(consumer)
+        assert taken is not None and taken.args == (["r-1"],)
+        consumer.ack(taken)
+        consumer.close()
+    finally:
+        broker.close()
+        broker.client.connection_pool.disconnect()
+
+
+def test_rings_nobody_hears_are_bounded(broker: RedisBroker) -> None:
+    """With no worker running, the doorbell keeps at most DOORBELL_LENGTH rings."""
+    for start in range(0, 300, 30):
+        members = [f"m-{i}" for i in range(start, start + 30)]
+        enqueue_many(broker, broker.client, members, per_message=1)
+    assert broker.client.llen(doorbell_key(broker.namespace)) == DOORBELL_LENGTH
+    assert broker.client.llen(f"{broker.namespace}:{QUEUE}") == 300
