@@ -109,12 +109,14 @@ def tally(record: DeadlineRecord | None) -> Counter[str]:
     once it went out (sending onwards) and under its final state. Taking
     the lease adds one ``out``, recording ``sent`` changes nothing, a
     receipt adds its state (and the outcome's change)."""
-    counts: Counter[str] = Counter()
     if record is None:
-        return counts
-    month = due_month(record)
+        return Counter()
+    return _tally(record, f"{record.agency}|{due_month(record)}")
+
+
+def _tally(record: DeadlineRecord, head: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
     result, channel = outcome(record)
-    head = f"{record.agency}|{month}"
     counts[f"d|{head}|all|-"] = 1
     if result != "pending":
         counts[f"d|{head}|{result}|{channel}"] = 1
@@ -129,9 +131,18 @@ def tally(record: DeadlineRecord | None) -> Counter[str]:
 
 def delta(before: DeadlineRecord | None, after: DeadlineRecord | None) -> dict[str, int]:
     """What a write changes in the counters (zero changes left out)."""
-    change = tally(after)
-    change.subtract(tally(before))
+    if before is None or after is None or _place(before) != _place(after):
+        change = tally(after)
+        change.subtract(tally(before))
+    else:  # most writes: the same agency and due month, computed once
+        head = f"{after.agency}|{due_month(after)}"
+        change = _tally(after, head)
+        change.subtract(_tally(before, head))
     return {field: n for field, n in change.items() if n}
+
+
+def _place(record: DeadlineRecord) -> tuple[str, float, str]:
+    return record.agency, record.due, record.timezone
 
 
 class Slice(BaseModel):

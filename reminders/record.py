@@ -162,7 +162,7 @@ class DeadlineRecord:
             doc["np"] = self.unplanned
         if self.purged:
             doc["pg"] = self.purged
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode(doc)
 
     def _reminders_json(self) -> list[dict[str, Any]]:
         channel = self.channels[0] if self.channels else ""
@@ -236,6 +236,10 @@ class DeadlineRecord:
             if reminder.seq == seq:
                 return reminder
         return None
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every document (``json.dumps`` builds one per call)."""
 
 
 def _at(values: list[int], index: int) -> int | None:
