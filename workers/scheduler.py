@@ -58,10 +58,6 @@ class Step:
     """A shard had more due than one step takes: step again at once."""
 
 
-SPREAD = 4
-"""A release smaller than ``SPREAD`` full messages is spread over this many."""
-
-
 class Scheduler:
     """Releases due members; run :meth:`run` in a process, or :meth:`step`."""
 
@@ -108,10 +104,11 @@ class Scheduler:
 
     def enqueue(self, members: Sequence[str]) -> None:
         """Dramatiq messages of up to ``per_message`` members, in one round
-        trip to the broker: a small release goes out in several smaller
-        messages, so that idle workers share it instead of one sending it all."""
-        size = max(1, min(self.per_message, -(-len(members) // SPREAD)))
-        enqueue_many(self.broker, self.broker.client, members, size)
+        trip to the broker that also rings the idle workers' doorbell. A
+        small release stays in one message: its worker sends the members
+        concurrently, and splitting it cost more (a round trip per step per
+        message) than it saved (measured: lateness and CPU at 500/s)."""
+        enqueue_many(self.broker, self.broker.client, members, self.per_message)
 
     def clear(self, members: Sequence[str]) -> None:
         """Hand the members over to the workers: the scheduler's short lease
