@@ -86,6 +86,8 @@ class _DoorbellConsumer(_RedisConsumer):
                     self.queue_name, self.prefetch - self.outstanding_message_count
                 )
                 if not self.message_cache:
+                    # At most idle_poll_ms (<= 5 s, a setting's bound): well
+                    # inside the broker client's 10 s socket timeout.
                     ring = doorbell_key(self.broker.namespace)
                     self.broker.client.blpop([ring], timeout=self.timeout / 1000)
                     return None
