@@ -1,7 +1,7 @@
 """The stored form of a deadline: one compact JSON document per deadline.
 
 One document per deadline keeps every transition of that deadline a single
-read-check-write on a single key (Lua scripts decode it with cjson), and
+read-check-write on a single key (the write script reads only its version), and
 costs one key's overhead instead of four. ``"v"`` (the version) is always
 the first member so scripts can read it without decoding the document.
 """

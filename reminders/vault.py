@@ -2,11 +2,11 @@
 
 Contacts are sealed with AES-SIV under a key derived (HKDF-SHA256) from
 each Fernet key of ``REMINDERS_ENCRYPTION_KEYS``: the first key seals, all
-keys open, so keys are rotated by putting a new one first. AES-SIV with a
-random 8-byte nonce keeps a sealed contact 25 bytes longer than the
-addresses (76 characters for a phone and an email; a Fernet token of the
-same contact is 164, a quarter of a stored deadline) and stays safe
-if a nonce ever repeats (it would only show that two seals hold the same
+keys open, so keys are rotated by putting a new one first. AES-SIV adds 24
+bytes to the addresses (a random 8-byte nonce and the 16-byte tag) before
+base64: 76 characters for a phone and an email, where a Fernet token of
+the same contact is 164, a quarter of a stored deadline. It stays safe if a
+nonce ever repeats (that would only show that two seals hold the same
 contact). Contacts sealed earlier with Fernet still open. Our own secrets
 (agencies' callback signing secrets) stay Fernet tokens.
 
