@@ -75,7 +75,6 @@ class _DoorbellConsumer(_RedisConsumer):
                     data = self.message_cache.pop(0)
                     if data is None:  # Dramatiq's guard (its issue #266)
                         continue
-                    self.misses = 0
                     message = dramatiq.Message.decode(data)
                     self.queued_message_ids.add(message.message_id)
                     return MessageProxy(message)
