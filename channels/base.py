@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Literal, Protocol
 
 from .errors import ChannelError
@@ -78,27 +80,60 @@ def mask(address: str) -> str:
     return f"{address[:5]}•••{address[-2:]}"
 
 
+class BatchChannel(Channel, Protocol):
+    """A channel whose provider takes several messages in one call."""
+
+    def send_many(self, messages: Sequence[Message]) -> list[ProviderReceipt | Exception]:
+        """Each message's receipt, or the error it met (in order)."""
+        ...
+
+
 class TimedChannel:
-    """Wraps a channel: times and logs every send, masked."""
+    """Wraps a channel: times and logs every send, masked. Its
+    :attr:`send_many` is the inner channel's, logged, or None."""
 
     def __init__(self, inner: Channel) -> None:
         self.inner = inner
         self.name = inner.name
+        many = getattr(inner, "send_many", None)
+        self.send_many: Callable[[Sequence[Message]], list[ProviderReceipt | Exception]] | None = (
+            None if many is None else partial(self._send_many, many)
+        )
 
     def send(self, message: Message) -> ProviderReceipt:
         started = time.perf_counter()
         try:
             receipt = self.inner.send(message)
         except ChannelError as err:
-            log.warning(
-                "send failed channel=%s reminder=%s to=%s provider=%s code=%s kind=%s ms=%.1f",
-                self.name, message.reminder_id, mask(message.to), err.provider, err.code,
-                type(err).__name__, (time.perf_counter() - started) * 1000,
-            )  # fmt: skip
+            self._failed(message, err, started)
             raise
+        self._sent(message, receipt, started)
+        return receipt
+
+    def _send_many(
+        self,
+        many: Callable[[Sequence[Message]], list[ProviderReceipt | Exception]],
+        messages: Sequence[Message],
+    ) -> list[ProviderReceipt | Exception]:
+        started = time.perf_counter()
+        results = many(messages)
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, ProviderReceipt):
+                self._sent(message, result, started)
+            elif isinstance(result, ChannelError):
+                self._failed(message, result, started)
+        return results
+
+    def _sent(self, message: Message, receipt: ProviderReceipt, started: float) -> None:
         log.info(
             "sent channel=%s reminder=%s to=%s provider=%s id=%s ms=%.1f",
             self.name, message.reminder_id, mask(message.to), receipt.provider,
             receipt.provider_id, (time.perf_counter() - started) * 1000,
         )  # fmt: skip
-        return receipt
+
+    def _failed(self, message: Message, err: ChannelError, started: float) -> None:
+        log.warning(
+            "send failed channel=%s reminder=%s to=%s provider=%s code=%s kind=%s ms=%.1f",
+            self.name, message.reminder_id, mask(message.to), err.provider, err.code,
+            type(err).__name__, (time.perf_counter() - started) * 1000,
+        )  # fmt: skip

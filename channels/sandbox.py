@@ -25,9 +25,9 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple, TypeVar
 
 import redis
 
@@ -41,6 +41,8 @@ from .base import Message, ProviderReceipt
 from .errors import PermanentChannelError, TransientChannelError
 
 PROVIDER = "sandbox"
+T = TypeVar("T")
+R = TypeVar("R")
 TRANSIENT_FAILURES = 2
 Outcome = Literal["permanent", "transient", "undelivered", "delivered"]
 log = logging.getLogger("reminders.channels.sandbox")
@@ -269,20 +271,53 @@ class SandboxChannel:
             # it took the message, it is a provider that cannot take it.
             raise TransientChannelError(PROVIDER, "503", "sandbox unavailable") from None
 
-    def _accept(self, reminder_id: str, provider_id: str, status: str, code: str) -> None:
-        """Book one accepted message, exactly once even when Redis restarts
-        mid-call: the booking is keyed by ``provider_id`` (a retried call
-        that already landed books nothing more) and retried while Redis is
-        unreachable. After ``ACCEPT_PATIENCE_S`` the outcome is unknown, as
-        with a provider that timed out after the request left: that is
+    def send_many(self, messages: Sequence[Message]) -> list[ProviderReceipt | Exception]:
+        """Several messages in one call, as a provider's batch API takes
+        them: the accepted ones are booked in one Redis step; each message
+        has its own outcome (a receipt, or the error it met)."""
+        results: list[ProviderReceipt | Exception | None] = [None] * len(messages)
+        bookings: list[tuple[int, Booking]] = []
+        for index, message in enumerate(messages):
+            outcome = outcome_for(message)
+            if outcome in ("permanent", "transient"):
+                results[index] = _outcome_of(self.send, message)  # the rare paths, one by one
+            else:
+                bookings.append((index, self._booking(message, outcome)))
+        if bookings:
+            booked = _outcome_of(self._accept, [b for _, b in bookings])
+            for index, booking in bookings:
+                if isinstance(booked, SandboxOutcomeUnknown):
+                    results[index] = SandboxOutcomeUnknown(booking.reminder_id)
+                elif isinstance(booked, Exception):
+                    results[index] = booked
+                else:
+                    results[index] = ProviderReceipt(PROVIDER, booking.provider_id, booked)
+        return [r for r in results if r is not None]
+
+    def _booking(self, message: Message, outcome: Outcome) -> Booking:
+        """A message to accept under a fresh provider id, and its receipt."""
+        provider_id = "SB" + secrets.token_hex(16)
+        if outcome == "undelivered":
+            code = "30005" if message.channel == "sms" else "bounce"
+            return Booking(message.reminder_id, provider_id, "undelivered", code)
+        return Booking(message.reminder_id, provider_id, "delivered", "")
+
+    def _accept(self, bookings: Sequence[Booking]) -> datetime:
+        """Book accepted messages (and their delivery receipts) in one step,
+        exactly once even when Redis restarts mid-call: each booking is
+        keyed by its ``provider_id`` (a retried call that already landed
+        books nothing more) and retried while Redis is unreachable. After
+        ``ACCEPT_PATIENCE_S`` the outcome is unknown, as with a provider
+        that timed out after the request left: that is
         :class:`SandboxOutcomeUnknown`, never a transient error, so the
-        reminder is not sent again."""
+        reminders are not sent again. Returns the acceptance time."""
         keys = [self.keys.sandbox_accepted, self.keys.sandbox_outage, self.keys.sandbox_receipts]
-        now_s = int(self.clock.now().timestamp())
-        # Its delivery receipt is booked with it, in the same step.
-        receipt, due_ms = self.receipts.entry(reminder_id, provider_id, status, code)
-        now_ms = time.time_ns() // 10**6
-        args: list[str | int] = [provider_id, reminder_id, now_ms, now_s, receipt, due_ms]
+        now = self.clock.now()
+        args: list[str | int] = [time.time_ns() // 10**6, int(now.timestamp())]
+        for booking in bookings:
+            # Its delivery receipt is booked with it, in the same step.
+            receipt, due_ms = self.receipts.entry(*booking)
+            args += [booking.provider_id, booking.reminder_id, receipt, due_ms]
         try:
             # The error cannot tell whether the first try landed: retry them all.
             booked = patiently(
@@ -290,10 +325,11 @@ class SandboxChannel:
                 give_up_s=ACCEPT_PATIENCE_S,
             )
         except UNREACHABLE:
-            raise SandboxOutcomeUnknown(reminder_id) from None
+            raise SandboxOutcomeUnknown(bookings[0].reminder_id) from None
         if not int(booked):
             raise TransientChannelError(PROVIDER, "503", "sandbox outage")
         self.receipts.wake()
+        return now
 
     def _send(self, message: Message) -> ProviderReceipt:
         outcome = outcome_for(message)
@@ -308,15 +344,27 @@ class SandboxChannel:
             tries = int(pipe.execute()[0])
             if tries <= TRANSIENT_FAILURES:
                 raise TransientChannelError(PROVIDER, "503", f"sandbox busy (try {tries})")
-        provider_id = "SB" + secrets.token_hex(16)
+        booking = self._booking(message, outcome)
         # The provider's own log of accepted messages: how tests and the demo
         # count sends per reminder (exactly once, or not).
-        if outcome == "undelivered":
-            code = "30005" if message.channel == "sms" else "bounce"
-            self._accept(message.reminder_id, provider_id, "undelivered", code)
-        else:
-            self._accept(message.reminder_id, provider_id, "delivered", "")
-        return ProviderReceipt(PROVIDER, provider_id, self.clock.now())
+        return ProviderReceipt(PROVIDER, booking.provider_id, self._accept([booking]))
+
+
+class Booking(NamedTuple):
+    """An accepted message as the sandbox books it, with its later receipt."""
+
+    reminder_id: str
+    provider_id: str
+    status: str
+    code: str
+
+
+def _outcome_of(fn: Callable[[T], R], arg: T) -> R | Exception:
+    """What ``fn(arg)`` returned, or the exception it raised."""
+    try:
+        return fn(arg)
+    except Exception as err:  # each message of a batch has its own outcome
+        return err
 
 
 def accepted_sends(client: redis.Redis, keys: Keys) -> dict[str, list[int]]:

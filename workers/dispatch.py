@@ -276,12 +276,7 @@ class Dispatcher:
                 results[index] = "ignored"
             else:
                 held.append((index, send, record))
-        futures: list[Future[ProviderReceipt]] = []
-        for _, send, _ in held:
-            if self.limiter is not None:
-                self.limiter.wait(send.channel)
-            futures.append(pool.submit(self.channels[send.channel].send, send.message))
-        wait(futures)
+        futures = self._provider_calls([send for _, send, _ in held], pool)
         # Every outcome in one write, ending the members' leases.
         recorded: list[tuple[int, Send, Then]] = []
         changes: list[Step] = []
@@ -299,6 +294,35 @@ class Dispatcher:
                 self._done(send.member)
             results[index] = outcome
         return results
+
+    def _provider_calls(
+        self, sends: Sequence[Send], pool: Executor
+    ) -> list[Future[ProviderReceipt]]:
+        """Hand ``sends`` to their channels and wait for every outcome: the
+        messages of a channel whose provider takes a batch in one call (the
+        sandbox's), the others each in its own call, concurrently."""
+        futures: list[Future[ProviderReceipt] | None] = [None] * len(sends)
+        batches: dict[str, list[int]] = {}
+        for index, send in enumerate(sends):
+            if self.limiter is not None:
+                self.limiter.wait(send.channel)
+            channel = self.channels[send.channel]
+            if len(sends) > 1 and getattr(channel, "send_many", None) is not None:
+                batches.setdefault(send.channel, []).append(index)
+            else:
+                futures[index] = pool.submit(channel.send, send.message)
+        for name, indexes in batches.items():
+            send_many = self.channels[name].send_many  # type: ignore[attr-defined]
+            try:
+                results = send_many([sends[i].message for i in indexes])
+            except Exception as err:  # a bug: every message's outcome is unknown
+                results = [err] * len(indexes)
+            for index, result in zip(indexes, results, strict=True):
+                futures[index] = _settled(result)
+        done = [f for f in futures if f is not None]
+        assert len(done) == len(sends)  # every send has its outcome, in order
+        wait(done)
+        return done
 
     def _ours(self, rid: str, token: str) -> DeadlineRecord | None:
         """After a lease write that did not land as sent: the document if
@@ -426,3 +450,13 @@ class Dispatcher:
         # The same lease, send and record as a batch's, with one member (the
         # member's lease is ended by its outcome's write, or by _send_all).
         return self._send_all([(0, send)], INLINE)[0], True
+
+
+def _settled(result: ProviderReceipt | Exception) -> Future[ProviderReceipt]:
+    """A provider call's outcome, already known, as a future."""
+    future: Future[ProviderReceipt] = Future()
+    if isinstance(result, Exception):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+    return future

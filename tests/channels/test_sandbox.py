@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -150,6 +151,49 @@ def test_0004_and_bounce_are_accepted_then_reported_undelivered(
 
     assert sandbox.receipts is not None and sandbox.receipts.flush()
     assert state_of(service, rid) == ("undelivered", code)
+
+
+def test_a_batch_is_booked_in_one_step_and_each_message_has_its_own_outcome(
+    core: Core,
+    sandbox: ChannelSet,
+    service: ReminderService,
+    clock: ManualClock,
+    settings: Settings,
+    redis_client: redis.Redis,
+) -> None:
+    ordinary = sent_reminder(core, clock, "email", email="marie@example.ca")
+    batch = [
+        message(ordinary, "email", "marie@example.ca"),
+        message("0" * 20 + "-1", "email", "fail@example.ca"),
+        message("1" * 20 + "-1", "email", "temp@example.ca"),
+        message("2" * 20 + "-1", "email", "bounce@example.ca"),
+    ]
+    send_many = sandbox["email"].send_many  # type: ignore[attr-defined]
+    before = redis_client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+
+    results = send_many(batch)
+
+    after = redis_client.info("commandstats")["cmdstat_evalsha"]["calls"]
+    assert after - before == 1  # the two accepted messages, booked together
+    assert [type(r).__name__ for r in results] == [
+        "ProviderReceipt", "PermanentChannelError", "TransientChannelError", "ProviderReceipt",
+    ]  # fmt: skip
+    sends = accepted_sends(redis_client, Keys(settings.key_prefix))
+    assert {rid: len(times) for rid, times in sends.items()} == {ordinary: 1, "2" * 20 + "-1": 1}
+    assert sandbox.receipts is not None and sandbox.receipts.flush()
+    assert state_of(service, ordinary) == ("delivered", "")
+
+
+def test_a_batch_during_an_outage_is_refused_transiently_and_booked_nowhere(
+    sandbox: ChannelSet, clock: ManualClock, settings: Settings, redis_client: redis.Redis
+) -> None:
+    sandbox.outage_until(clock.now() + timedelta(minutes=5))
+    send_many = sandbox["sms"].send_many  # type: ignore[attr-defined]
+
+    results = send_many([message(f"{i:020d}-1", "sms", "+15145550199") for i in range(3)])
+
+    assert all(isinstance(r, TransientChannelError) and r.code == "503" for r in results)
+    assert accepted_sends(redis_client, Keys(settings.key_prefix)) == {}
 
 
 def test_closing_records_receipts_still_waiting(
