@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from .clock import from_epoch
 from .lifecycle.states import WENT_OUT
 from .models import zone
-from .record import DeadlineRecord
+from .record import DeadlineRecord, ReminderRecord
 
 Reason = Literal[
     "no_contact",
@@ -53,6 +53,8 @@ REASONS: tuple[Reason, ...] = get_args(Reason)
 """In order of precedence."""
 Outcome = Literal["covered", "withdrawn"] | Reason
 IN_FLIGHT = frozenset({"planned", "queued", "sending", "sent"})
+ENDED = frozenset({"failed", "undelivered", "skipped", "delivered"})
+"""States that count as failed when nothing covered the deadline (a delivery too late)."""
 CHANNELS = ("sms", "email", "calendar")
 BREAKDOWNS = ("agency", "month", "channel", "reason")
 NEEDS = {"sms": "phone", "email": "email", "calendar": "email"}
@@ -63,30 +65,49 @@ def outcome(record: DeadlineRecord) -> tuple[Outcome, str]:
     ("-" when it is not covered)."""
     if record.status == "cancelled":
         return "withdrawn", "-"
-    reminders = [r for r in record.reminders if r.kind != "invite_cancel"]
-    in_time = [r for r in reminders if r.state == "delivered" and r.updated <= record.due]
-    if in_time:
-        first = min(in_time, key=lambda r: (r.updated, r.seq))
+    # One pass over the reminders (every write computes this twice).
+    first: ReminderRecord | None = None
+    planned_any = went_out = opted = in_flight = ended = no_receipt = False
+    for reminder in record.reminders:
+        if reminder.kind == "invite_cancel":
+            continue
+        planned_any = True
+        state = reminder.state
+        in_time = state == "delivered" and reminder.updated <= record.due
+        if in_time and (first is None or _earlier(reminder, first)):
+            first = reminder
+        if state in WENT_OUT:
+            went_out = True
+        if state in IN_FLIGHT:
+            in_flight = True
+        elif state in ENDED:
+            ended = True
+            opted = opted or (state == "skipped" and reminder.reason == "opted_out")
+        elif state == "no_receipt":
+            no_receipt = True
+    if first is not None:
         return "covered", first.channel
-    has = {"phone": bool(record.phone_hash), "email": bool(record.email_hash)}
-    if not any(has[NEEDS.get(c, "email")] for c in record.channels):
+    reachable = {"phone": bool(record.phone_hash), "email": bool(record.email_hash)}
+    if not any(reachable[NEEDS.get(c, "email")] for c in record.channels):
         return "no_contact", "-"
-    went_out = any(r.state in WENT_OUT for r in reminders)
     if not went_out:
-        opted = any(r.state == "skipped" and r.reason == "opted_out" for r in reminders)
-        if opted or (not reminders and record.unplanned == "opted_out"):
+        if opted or (not planned_any and record.unplanned == "opted_out"):
             return "opted_out", "-"
-        if not reminders:
+        if not planned_any:
             return "registered_late", "-"
     if record.status == "completed":
         return "completed_early", "-"
-    if any(r.state in IN_FLIGHT for r in reminders):
+    if in_flight:
         return "pending", "-"
-    if any(r.state in ("failed", "undelivered", "skipped", "delivered") for r in reminders):
+    if ended:
         return "failed", "-"
-    if any(r.state == "no_receipt" for r in reminders):
+    if no_receipt:
         return "no_receipt", "-"
     return "pending", "-"
+
+
+def _earlier(a: ReminderRecord, b: ReminderRecord) -> bool:
+    return (a.updated, a.seq) < (b.updated, b.seq)
 
 
 def due_month(record: DeadlineRecord) -> str:
@@ -111,34 +132,36 @@ def tally(record: DeadlineRecord | None) -> Counter[str]:
     receipt adds its state (and the outcome's change)."""
     if record is None:
         return Counter()
-    return _tally(record, f"{record.agency}|{due_month(record)}")
+    return Counter(_tally(record, f"{record.agency}|{due_month(record)}"))
 
 
-def _tally(record: DeadlineRecord, head: str) -> Counter[str]:
-    counts: Counter[str] = Counter()
+def _tally(record: DeadlineRecord, head: str) -> dict[str, int]:
     result, channel = outcome(record)
-    counts[f"d|{head}|all|-"] = 1
+    counts = {f"d|{head}|all|-": 1}
     if result != "pending":
         counts[f"d|{head}|{result}|{channel}"] = 1
     for reminder in record.reminders:
         state = reminder.state
         if state in WENT_OUT:
-            counts[f"r|{head}|{reminder.channel}|out"] += 1
+            out = f"r|{head}|{reminder.channel}|out"
+            counts[out] = counts.get(out, 0) + 1
         if state in FINAL:
-            counts[f"r|{head}|{reminder.channel}|{state}"] += 1
+            final = f"r|{head}|{reminder.channel}|{state}"
+            counts[final] = counts.get(final, 0) + 1
     return counts
 
 
 def delta(before: DeadlineRecord | None, after: DeadlineRecord | None) -> dict[str, int]:
     """What a write changes in the counters (zero changes left out)."""
     if before is None or after is None or _place(before) != _place(after):
-        change = tally(after)
-        change.subtract(tally(before))
+        change: dict[str, int] = tally(after)
+        subtract: Mapping[str, int] = tally(before)
     else:  # most writes: the same agency and due month, computed once
         head = f"{after.agency}|{due_month(after)}"
-        change = _tally(after, head)
-        change.subtract(_tally(before, head))
-    return {field: n for field, n in change.items() if n}
+        change, subtract = _tally(after, head), _tally(before, head)
+    for name, n in subtract.items():
+        change[name] = change.get(name, 0) - n
+    return {name: n for name, n in change.items() if n}
 
 
 def _place(record: DeadlineRecord) -> tuple[str, float, str]:

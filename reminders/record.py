@@ -9,7 +9,8 @@ the first member so scripts can read it without decoding the document.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from .clock import compact_epoch
@@ -223,13 +224,15 @@ class DeadlineRecord:
         return record
 
     def copy(self) -> DeadlineRecord:
-        return replace(
-            self,
-            title=dict(self.title),
-            channels=list(self.channels),
-            offsets_s=list(self.offsets_s),
-            reminders=[replace(r) for r in self.reminders],
-        )
+        """A copy to change: nothing mutable is shared with this one."""
+        # Positional from every field in order (a fifth of ``replace``'s cost:
+        # every write copies the document it read).
+        copied = DeadlineRecord(*_DEADLINE_FIELDS(self))
+        copied.title = dict(self.title)
+        copied.channels = list(self.channels)
+        copied.offsets_s = list(self.offsets_s)
+        copied.reminders = [ReminderRecord(*_REMINDER_FIELDS(r)) for r in self.reminders]
+        return copied
 
     def reminder(self, seq: int) -> ReminderRecord | None:
         for reminder in self.reminders:
@@ -238,6 +241,8 @@ class DeadlineRecord:
         return None
 
 
+_DEADLINE_FIELDS = attrgetter(*(f.name for f in fields(DeadlineRecord)))
+_REMINDER_FIELDS = attrgetter(*(f.name for f in fields(ReminderRecord)))
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 """One encoder for every document (``json.dumps`` builds one per call)."""
 

@@ -293,3 +293,69 @@ def _apply(
     # Refused calls (past due, closed, too late) must change nothing.
     with contextlib.suppress(ReminderError):
         act[op]()
+
+
+def _outcome_as_defined(record: DeadlineRecord) -> tuple[str, str]:
+    """The coverage outcome read literally off the definition (the module
+    docstring), one rule at a time: the reference the fast one-pass
+    :func:`outcome` must agree with."""
+    if record.status == "cancelled":
+        return "withdrawn", "-"
+    reminders = [r for r in record.reminders if r.kind != "invite_cancel"]
+    in_time = [r for r in reminders if r.state == "delivered" and r.updated <= record.due]
+    if in_time:
+        return "covered", min(in_time, key=lambda r: (r.updated, r.seq)).channel
+    has = {"phone": bool(record.phone_hash), "email": bool(record.email_hash)}
+    if not any(has["phone" if c == "sms" else "email"] for c in record.channels):
+        return "no_contact", "-"
+    went_out = {"sending", "sent", "delivered", "undelivered", "no_receipt"}
+    if not any(r.state in went_out for r in reminders):
+        opted = any(r.state == "skipped" and r.reason == "opted_out" for r in reminders)
+        if opted or (not reminders and record.unplanned == "opted_out"):
+            return "opted_out", "-"
+        if not reminders:
+            return "registered_late", "-"
+    if record.status == "completed":
+        return "completed_early", "-"
+    if any(r.state in ("planned", "queued", "sending", "sent") for r in reminders):
+        return "pending", "-"
+    if any(r.state in ("failed", "undelivered", "skipped", "delivered") for r in reminders):
+        return "failed", "-"
+    if any(r.state == "no_receipt" for r in reminders):
+        return "no_receipt", "-"
+    return "pending", "-"
+
+
+def test_the_outcome_agrees_with_the_definition_on_random_documents() -> None:
+    from reminders.lifecycle.states import ReminderKind, ReminderState
+    from reminders.record import ReminderRecord
+
+    kinds: list[ReminderKind] = ["offset", "catch_up", "invite", "invite_cancel", "snooze"]
+    states: list[ReminderState] = [
+        "planned", "queued", "sending", "sent", "delivered", "undelivered", "failed",
+        "skipped", "no_receipt",
+    ]  # fmt: skip
+    rng = random.Random(29)
+    seen: set[str] = set()
+    for _ in range(3000):
+        reminders = [
+            ReminderRecord(
+                seq, rng.choice(["sms", "email", "calendar"]), 1_799_000_000, rng.choice(kinds),
+                state=rng.choice(states), reason=rng.choice(["", "opted_out", "past_due"]),
+                updated=rng.choice([1_799_999_000, 1_800_000_000, 1_800_000_500]),
+            )
+            for seq in range(1, rng.randint(0, 4) + 1)
+        ]  # fmt: skip
+        record = DeadlineRecord(
+            version=1, agency="saaq", ref="r", due=1_800_000_000, all_day=False,
+            timezone="UTC", locale="fr", title={"fr": "T"}, action_url=None,
+            channels=rng.sample(["sms", "email", "calendar"], rng.randint(1, 3)),
+            offsets_s=[], contact="", phone_hash=rng.choice(["", "ph"]),
+            email_hash=rng.choice(["", "eh"]), fingerprint="fp",
+            status=rng.choice(["active", "active", "completed", "cancelled"]),
+            reminders=reminders, unplanned=rng.choice(["", "opted_out", "late"]),
+        )  # fmt: skip
+        expected = _outcome_as_defined(record)
+        assert outcome(record) == expected, record
+        seen.add(expected[0])
+    assert seen == {"covered", "withdrawn", *REASONS}  # every outcome was met

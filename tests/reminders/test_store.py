@@ -214,3 +214,28 @@ def test_any_document_reads_back_whole() -> None:
             next_seq=rng.choice([1, seq + 1, seq + 3]), reminders=reminders,
         )  # fmt: skip
         assert DeadlineRecord.loads(record.dumps()) == record, record.dumps()
+
+
+def test_a_copy_has_every_field_and_shares_nothing_it_could_change() -> None:
+    from reminders.record import DeadlineRecord, ReminderRecord
+
+    reminder = ReminderRecord(
+        4, "email", 1_799_000_000.5, "snooze", 7_200, "sending", 2, "SB1", "why", 1_700_000_050,
+        "t1",
+    )  # fmt: skip
+    record = DeadlineRecord(
+        7, "saaq", "r", 1_800_000_000.25, True, "UTC", "en", {"en": "T"}, "https://x",
+        ["email"], [86_400], "sealed", "ph", "eh", "fp", "completed", 1_700_000_000,
+        1_700_000_060, 1_700_000_070, 9, 3, [reminder], "late", 1_700_000_080,
+    )  # fmt: skip
+    copied = record.copy()
+
+    assert copied == record  # every field given a value other than its default
+    copied.title["fr"] = "autre"
+    copied.channels.append("sms")
+    copied.offsets_s.append(3_600)
+    copied.reminders[0].state = "sent"
+    copied.reminders.append(reminder)
+    assert record.title == {"en": "T"} and record.channels == ["email"]
+    assert record.offsets_s == [86_400] and record.reminders == [reminder]
+    assert reminder.state == "sending"
