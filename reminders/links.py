@@ -12,7 +12,9 @@ Token: ``<action>.<reminder id>.<expiry epoch s>.<signature>``, URL-safe as is.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -63,10 +65,15 @@ class Links:
         self._signer = Signer(
             signing_key, salt="reminders.links", sep=".", digest_method=hashlib.sha256
         )
+        self._key = self._signer.derive_key()
 
     def token(self, action: Action, reminder_id: str, expires: datetime) -> str:
         body = f"{action}.{reminder_id}.{int(expires.timestamp())}"
-        return self._signer.sign(body).decode()
+        # The signer's own signature (HMAC under its derived key, base64url
+        # without padding), from the key derived once: every email carries
+        # two links, and the signer derives its key again for each.
+        mac = hmac.digest(self._key, body.encode(), "sha256")
+        return f"{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
     def url(self, action: Action, reminder_id: str, expires: datetime) -> str:
         return f"{self.public_url}{PATHS[action]}{self.token(action, reminder_id, expires)}"

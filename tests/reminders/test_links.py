@@ -66,3 +66,21 @@ def test_garbage_is_not_a_link(links: Links, token: str) -> None:
 def test_a_short_signing_key_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         Links("https://rappels.example.ca", "short")
+
+
+def test_a_token_is_the_one_itsdangerous_signs_for_the_same_key() -> None:
+    """Links already in inboxes (signed by itsdangerous itself) keep working,
+    and a link signed now verifies with the library."""
+    import hashlib
+
+    from itsdangerous import Signer
+
+    key = "a-signing-key-of-32-characters!!"
+    signer = Signer(key, salt="reminders.links", sep=".", digest_method=hashlib.sha256)
+    expires = NOW + timedelta(days=400)
+    body = f"stop.{RID}.{int(expires.timestamp())}"
+
+    token = Links("https://x", key).token("stop", RID, expires)
+
+    assert token == signer.sign(body).decode()
+    assert signer.unsign(token).decode() == body
