@@ -276,12 +276,12 @@ class Dispatcher:
                 results[index] = "ignored"
             else:
                 held.append((index, send, record))
-        futures = self._provider_calls([send for _, send, _ in held], pool)
+        calls = self._provider_calls([send for _, send, _ in held], pool)
         # Every outcome in one write, ending the members' leases.
         recorded: list[tuple[int, Send, Then]] = []
         changes: list[Step] = []
-        for (index, send, record), future in zip(held, futures, strict=True):
-            change, then = self._outcome(send, record, future)
+        for (index, send, record), call in zip(held, calls, strict=True):
+            change, then = self._outcome(send, record, call)
             if change is None:
                 results[index] = then(None)[0]
             else:
@@ -297,11 +297,13 @@ class Dispatcher:
 
     def _provider_calls(
         self, sends: Sequence[Send], pool: Executor
-    ) -> list[Future[ProviderReceipt]]:
-        """Hand ``sends`` to their channels and wait for every outcome: the
-        messages of a channel whose provider takes a batch in one call (the
-        sandbox's), the others each in its own call, concurrently."""
-        futures: list[Future[ProviderReceipt] | None] = [None] * len(sends)
+    ) -> list[ProviderReceipt | BaseException]:
+        """Hand ``sends`` to their channels and wait for every outcome (a
+        receipt or the error raised): the messages of a channel whose
+        provider takes a batch in one call (the sandbox's) in that call, the
+        others each in its own call, concurrently."""
+        outcomes: list[ProviderReceipt | BaseException | None] = [None] * len(sends)
+        futures: dict[int, Future[ProviderReceipt]] = {}
         batches: dict[str, list[int]] = {}
         for index, send in enumerate(sends):
             if self.limiter is not None:
@@ -318,10 +320,12 @@ class Dispatcher:
             except Exception as err:  # a bug: every message's outcome is unknown
                 results = [err] * len(indexes)
             for index, result in zip(indexes, results, strict=True):
-                futures[index] = _settled(result)
-        done = [f for f in futures if f is not None]
+                outcomes[index] = result
+        wait(futures.values())
+        for index, future in futures.items():
+            outcomes[index] = future.exception() or future.result()
+        done = [o for o in outcomes if o is not None]
         assert len(done) == len(sends)  # every send has its outcome, in order
-        wait(done)
         return done
 
     def _ours(self, rid: str, token: str) -> DeadlineRecord | None:
@@ -342,15 +346,13 @@ class Dispatcher:
             patiently(lambda: done(member))
 
     def _outcome(
-        self, send: Send, record: DeadlineRecord, future: Future[ProviderReceipt]
+        self, send: Send, record: DeadlineRecord, call: ProviderReceipt | BaseException
     ) -> tuple[Change | None, Then]:
         """The change that records a provider call's outcome, and what to
         do once it is written (log, remember, say what happened)."""
         rid = send.rid
-        error = future.exception()
-        if error is None:
-            receipt = future.result()
-            change = record_sent(receipt.provider, receipt.provider_id)
+        if isinstance(call, ProviderReceipt):
+            change = record_sent(call.provider, call.provider_id)
 
             def sent(applied: Applied | None) -> tuple[str, bool]:
                 if send.channel == "sms":
@@ -360,6 +362,7 @@ class Dispatcher:
                 return "sent", applied is not None
 
             return change, sent
+        error = call
         if isinstance(error, TransientChannelError):
             err = error
             change = record_transient(err.provider, err.code, self.retry, self.rng, send.opted_out)
@@ -450,13 +453,3 @@ class Dispatcher:
         # The same lease, send and record as a batch's, with one member (the
         # member's lease is ended by its outcome's write, or by _send_all).
         return self._send_all([(0, send)], INLINE)[0], True
-
-
-def _settled(result: ProviderReceipt | Exception) -> Future[ProviderReceipt]:
-    """A provider call's outcome, already known, as a future."""
-    future: Future[ProviderReceipt] = Future()
-    if isinstance(result, Exception):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
-    return future
