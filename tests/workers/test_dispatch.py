@@ -124,6 +124,41 @@ def test_members_of_one_deadline_in_one_message_are_each_sent_once(
     assert state(service) == [("sms", "delivered", "")] * 3
 
 
+class BrokenSms:
+    """An SMS channel whose SDK raises what no one expected (a bug): whether
+    the provider took the message is unknown."""
+
+    name = "sms"
+
+    def send(self, message: Any) -> Any:
+        raise RuntimeError("the SDK broke")
+
+    def send_many(self, messages: Sequence[Any]) -> Any:
+        raise RuntimeError("the SDK broke")
+
+
+@pytest.mark.parametrize("per_message", [1, 16])
+def test_a_send_that_raised_unexpectedly_is_never_tried_again_and_ends_no_receipt(
+    make_rig: Callable[..., Rig], service: ReminderService, clock: ManualClock, per_message: int
+) -> None:
+    rig = make_rig(members_per_message=per_message)
+    dispatcher = rig.worker.dispatcher
+    dispatcher.channels = {**dispatcher.channels, "sms": BrokenSms()}
+    refs = [f"r-{i}" for i in range(3)]
+    for ref in refs:
+        register(service, ref=ref, channels=["sms", "email"], offsets=["1d"])
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    rig.run_due()
+    rig.run_due()  # nothing is tried again: the provider may have it
+
+    assert [state(service, ref) for ref in refs] == [[("sms", "sending", "")]] * 3
+    clock.set(datetime(2026, 12, 18, 0, 0, tzinfo=UTC))  # past the receipt wait
+    rig.run_due()
+    assert [state(service, ref) for ref in refs] == [[("sms", "no_receipt", "")]] * 3
+    assert rig.sends() == {}
+
+
 def test_a_permanent_failure_falls_back_to_the_next_channel(
     rig: Rig, service: ReminderService, clock: ManualClock
 ) -> None:
