@@ -8,10 +8,11 @@ the first member so scripts can read it without decoding the document.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any
+
+import orjson
 
 from .clock import compact_epoch
 from .lifecycle.states import DeadlineStatus, ReminderKind, ReminderState
@@ -163,7 +164,7 @@ class DeadlineRecord:
             doc["np"] = self.unplanned
         if self.purged:
             doc["pg"] = self.purged
-        return _ENCODER.encode(doc)
+        return orjson.dumps(doc).decode()
 
     def _reminders_json(self) -> list[dict[str, Any]]:
         channel = self.channels[0] if self.channels else ""
@@ -181,7 +182,7 @@ class DeadlineRecord:
 
     @classmethod
     def loads(cls, raw: str | bytes) -> DeadlineRecord:
-        doc = json.loads(raw)
+        doc = orjson.loads(raw)
         # An empty array may be stored as {} (older documents, written by cjson).
         created = int(doc["cr"])
         channels = list(doc["ch"] or [])
@@ -243,8 +244,6 @@ class DeadlineRecord:
 
 _DEADLINE_FIELDS = attrgetter(*(f.name for f in fields(DeadlineRecord)))
 _REMINDER_FIELDS = attrgetter(*(f.name for f in fields(ReminderRecord)))
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-"""One encoder for every document (``json.dumps`` builds one per call)."""
 
 
 def _at(values: list[int], index: int) -> int | None:
