@@ -59,9 +59,11 @@ class Settings(BaseSettings):
 
     scheduler_batch: int = Field(default=1000, ge=1, le=10_000)
     """Reminders claimed per scheduler step."""
-    members_per_message: int = Field(default=16, ge=1, le=500)
+    members_per_message: int = Field(default=32, ge=1, le=500)
     """Due reminders one Dramatiq message carries; the worker sends them
-    concurrently, each its own exactly-once state machine."""
+    concurrently, each its own exactly-once state machine. (A full
+    scheduler batch of 1,000 is 32 messages: two for each thread of two
+    8-thread workers.)"""
     scheduler_poll_s: float = Field(default=1.0, gt=0, le=60)
     """Longest sleep of an idle scheduler (it wakes sooner for the next due one)."""
     scheduler_tick_s: float = Field(default=0.02, ge=0, le=1)
