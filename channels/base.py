@@ -62,8 +62,15 @@ class ProviderReceipt:
     accepted_at: datetime
 
 
+SendMany = Callable[[Sequence[Message]], list[ProviderReceipt | Exception]]
+"""Sends several messages in one provider call: each one's receipt, or the
+error it met, in order."""
+
+
 class Channel(Protocol):
-    """Sends one message or raises a ChannelError subclass."""
+    """Sends one message or raises a ChannelError subclass. A channel whose
+    provider takes several messages in one call also has a ``send_many``
+    (a :data:`SendMany`)."""
 
     name: str
 
@@ -80,14 +87,6 @@ def mask(address: str) -> str:
     return f"{address[:5]}•••{address[-2:]}"
 
 
-class BatchChannel(Channel, Protocol):
-    """A channel whose provider takes several messages in one call."""
-
-    def send_many(self, messages: Sequence[Message]) -> list[ProviderReceipt | Exception]:
-        """Each message's receipt, or the error it met (in order)."""
-        ...
-
-
 class TimedChannel:
     """Wraps a channel: times and logs every send, masked. Its
     :attr:`send_many` is the inner channel's, logged, or None."""
@@ -96,9 +95,7 @@ class TimedChannel:
         self.inner = inner
         self.name = inner.name
         many = getattr(inner, "send_many", None)
-        self.send_many: Callable[[Sequence[Message]], list[ProviderReceipt | Exception]] | None = (
-            None if many is None else partial(self._send_many, many)
-        )
+        self.send_many: SendMany | None = None if many is None else partial(self._send_many, many)
 
     def send(self, message: Message) -> ProviderReceipt:
         started = time.perf_counter()
@@ -111,9 +108,7 @@ class TimedChannel:
         return receipt
 
     def _send_many(
-        self,
-        many: Callable[[Sequence[Message]], list[ProviderReceipt | Exception]],
-        messages: Sequence[Message],
+        self, many: SendMany, messages: Sequence[Message]
     ) -> list[ProviderReceipt | Exception]:
         started = time.perf_counter()
         results = many(messages)

@@ -27,7 +27,7 @@ from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from channels.base import Channel, Message, ProviderReceipt
+from channels.base import Channel, Message, ProviderReceipt, SendMany
 from channels.compose import Composer, NoAddress
 from channels.errors import PermanentChannelError, TransientChannelError
 from reminders.agencies import AgencyRegistry
@@ -304,17 +304,17 @@ class Dispatcher:
         others each in its own call, concurrently."""
         outcomes: list[ProviderReceipt | BaseException | None] = [None] * len(sends)
         futures: dict[int, Future[ProviderReceipt]] = {}
-        batches: dict[str, list[int]] = {}
+        batches: dict[str, tuple[SendMany, list[int]]] = {}
         for index, send in enumerate(sends):
             if self.limiter is not None:
                 self.limiter.wait(send.channel)
             channel = self.channels[send.channel]
-            if len(sends) > 1 and getattr(channel, "send_many", None) is not None:
-                batches.setdefault(send.channel, []).append(index)
+            many: SendMany | None = getattr(channel, "send_many", None)
+            if len(sends) > 1 and many is not None:
+                batches.setdefault(send.channel, (many, []))[1].append(index)
             else:
                 futures[index] = pool.submit(channel.send, send.message)
-        for name, indexes in batches.items():
-            send_many = self.channels[name].send_many  # type: ignore[attr-defined]
+        for send_many, indexes in batches.values():
             try:
                 results = send_many([sends[i].message for i in indexes])
             except Exception as err:  # a bug: every message's outcome is unknown
