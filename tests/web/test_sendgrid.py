@@ -6,6 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from reminders import ManualClock
 from tests.workers.conftest import Rig, state
 
-from .conftest import Web, send_first
+from .conftest import Web, register, send_first
 
 EVENTS = "/webhooks/sendgrid/events"
 
@@ -182,3 +183,20 @@ def test_ecdsa_key_made_here_verifies(make_web: Callable[..., Web]) -> None:
         ).status_code
         == 403
     )
+
+
+def test_reminders_due_together_each_make_their_own_sendgrid_call(
+    web: Web, make_rig: Callable[..., Rig], live: dict[str, Any], clock: ManualClock
+) -> None:
+    # One worker message carries all five: the live email channel takes no
+    # batch, so each is its own request, made concurrently.
+    rig = make_rig(**live)
+    refs = [f"r-{i}" for i in range(5)]
+    for ref in refs:
+        register(web.service, ref=ref, channels=["email"], offsets=["1d"])
+    clock.set(datetime(2026, 12, 14, 22, 1, tzinfo=UTC))
+
+    rig.run_due()
+
+    assert len(web.sendgrid.sent) == 5
+    assert [state(web.service, ref) for ref in refs] == [[("email", "sent", "")]] * 5
