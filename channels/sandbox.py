@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -296,7 +296,7 @@ class SandboxChannel:
 
     def _booking(self, message: Message, outcome: Outcome) -> Booking:
         """A message to accept under a fresh provider id, and its receipt."""
-        provider_id = "SB" + secrets.token_hex(16)
+        provider_id = f"SB{random.getrandbits(128):032x}"  # unique; no system call
         if outcome == "undelivered":
             code = "30005" if message.channel == "sms" else "bounce"
             return Booking(message.reminder_id, provider_id, "undelivered", code)

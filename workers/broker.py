@@ -20,6 +20,7 @@ from dramatiq.common import current_millis
 from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import default_middleware
 
+from reminders.logs import flush_logging
 from reminders.redis.keys import Keys
 from reminders.settings import Settings
 
@@ -62,6 +63,12 @@ class ReminderBroker(RedisBroker):
         if queue_name == QUEUE:
             return _DoorbellConsumer(self, queue_name, prefetch, self.idle_poll_ms)
         return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
+
+    def close(self) -> None:
+        super().close()
+        # Dramatiq closes a worker process's output pipe next and exits
+        # without running exit hooks: the lines still queued go now.
+        flush_logging()
 
 
 class _DoorbellConsumer(_RedisConsumer):

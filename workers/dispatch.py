@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import random
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
@@ -262,7 +261,9 @@ class Dispatcher:
             return {}
         results: dict[int, str] = {}
         # Every lease in one write; each carries its worker's token.
-        tokens = [secrets.token_hex(6) for _ in sends]
+        # Unique, not secret: the random module's generator (reseeded in a
+        # forked process) and no system call for each.
+        tokens = [f"{random.getrandbits(48):012x}" for _ in sends]
         steps: list[Step] = [
             (send.rid, take_lease(self.no_receipt_after_s, token), send.record, ())
             for (_, send), token in zip(sends, tokens, strict=True)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from .app import Worker, build_worker
 
+LOG_BATCH_S = 0.1
+"""A worker writes its log lines in batches this often (see reminders.logs)."""
+
 
 def worker_from_env() -> Worker:
     """Logging and the worker, from ``REMINDERS_*`` variables (and ``.env``)."""
@@ -17,7 +20,7 @@ def worker_from_env() -> Worker:
     from reminders.settings import Settings
 
     settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, batch_s=LOG_BATCH_S)
     return build_worker(settings)
 
 

@@ -84,3 +84,17 @@ def test_a_token_is_the_one_itsdangerous_signs_for_the_same_key() -> None:
 
     assert token == signer.sign(body).decode()
     assert signer.unsign(token).decode() == body
+
+
+@pytest.mark.parametrize("length", [0, 32, 64, 65, 200])
+def test_the_pre_keyed_hash_gives_hmac_sha256_for_any_key_length(length: int) -> None:
+    import hmac
+
+    from reminders.links import _keyed_sha256
+
+    key = bytes(range(256))[:length]
+    for message in (b"", b"stop.saaq-abc-1.1790000000", b"x" * 300):
+        inner, outer = _keyed_sha256(key)
+        inner.update(message)
+        outer.update(inner.digest())
+        assert outer.digest() == hmac.digest(key, message, "sha256")
