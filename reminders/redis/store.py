@@ -98,6 +98,12 @@ def close_client(client: redis.Redis) -> None:
     client.close()
 
 
+WRITES_PER_CALL = 64
+"""Most deadline writes in one script call: a batch of a worker's message in
+one, and no call long enough to hold other clients back (a registration of
+thousands is many calls, still in one round trip)."""
+
+
 class RedisStore:
     """Reads and writes deadlines in Redis; knows nothing of planning."""
 
@@ -106,6 +112,7 @@ class RedisStore:
         self.keys = keys
         self._audit_maxlen = audit_maxlen
         self._cas = lua(__package__, "cas")
+        self._address_state = lua(__package__, "address_state")
         self._cluster = is_cluster(client)
 
     def load(self, tag: str) -> DeadlineRecord | None:
@@ -219,23 +226,45 @@ class RedisStore:
     ) -> tuple[frozenset[str], frozenset[str]]:
         """(opted-out channels, channels whose address failed) of a
         deadline's two addresses; one round trip."""
-        if not (phone_hash or email_hash):
-            return frozenset(), frozenset()
-        pipe = self.client.pipeline(transaction=False)
-        channels = self._queue_address_state(pipe, phone_hash, email_hash)
-        return _address_state(channels, iter(pipe.execute()))
+        return self.address_states([(phone_hash, email_hash)])[0]
 
     def address_states(
         self, pairs: Sequence[tuple[str, str]]
     ) -> list[tuple[frozenset[str], frozenset[str]]]:
-        """:meth:`address_state` of each (phone hash, email hash), in one
-        round trip (one per node of a cluster)."""
-        if not pairs:
-            return []
-        pipe = self.client.pipeline(transaction=False)
-        queued = [self._queue_address_state(pipe, phone, email) for phone, email in pairs]
-        replies = iter(pipe.execute() if any(queued) else [])
-        return [_address_state(channels, replies) for channels in queued]
+        """:meth:`address_state` of each (phone hash, email hash): one script
+        call per shard of the addresses, in one round trip (one per node of
+        a cluster)."""
+        checks = [
+            [(channel, digest) for channel, digest in (("sms", phone), ("email", email)) if digest]
+            for phone, email in pairs
+        ]
+        by_shard: dict[int, list[tuple[str, str]]] = {}
+        for channel, digest in {check for listed in checks for check in listed}:
+            by_shard.setdefault(self.keys.address_shard(digest), []).append((channel, digest))
+        if not by_shard:
+            return [(frozenset(), frozenset()) for _ in pairs]
+        calls = list(by_shard.values())
+
+        def fill(pipe: Any) -> None:
+            for call in calls:
+                names: list[str] = []
+                for channel, digest in call:
+                    names += [self.keys.optout(channel, digest)]
+                    names += [self.keys.address_failed(channel, digest)]
+                self._address_state.queue(pipe, names, [digest for _, digest in call])
+
+        flags: dict[tuple[str, str], tuple[bool, bool]] = {}
+        replies = run_pipeline(self.client, [self._address_state], fill)
+        for call, reply in zip(calls, replies, strict=True):
+            for n, check in enumerate(call):
+                flags[check] = (bool(reply[2 * n]), bool(reply[2 * n + 1]))
+        return [
+            (
+                frozenset(channel for channel, digest in listed if flags[channel, digest][0]),
+                frozenset(channel for channel, digest in listed if flags[channel, digest][1]),
+            )
+            for listed in checks
+        ]
 
     def mark_address_failed(self, channel: str, address_hash: str, code: str, ttl_s: int) -> None:
         """Remember that a provider reported this address invalid or unreachable."""
@@ -244,24 +273,47 @@ class RedisStore:
 
     def write_many(self, writes: Sequence[Write]) -> list[bool]:
         """Apply each write whose expected version still holds; True for
-        those. One round trip for all of them (one per node of a cluster)."""
+        those. One script call per shard (up to :data:`WRITES_PER_CALL`
+        writes each), all in one round trip (one per node of a cluster)."""
         if not writes:
             return []
+        calls: list[list[int]] = []
+        filling: dict[int, list[int]] = {}
+        for index, write in enumerate(writes):
+            shard = self.keys.shard_of(write.tag)
+            call = filling.get(shard)
+            if call is None or len(call) == WRITES_PER_CALL:
+                call = filling[shard] = []
+                calls.append(call)
+            call.append(index)
+
+        def fill(pipe: Any) -> None:
+            for call in calls:
+                self._queue(pipe, [writes[i] for i in call])
+
         # A resend after NOSCRIPT is safe: a compare-and-set that ran the
         # first time fails its version check.
-        replies = run_pipeline(self.client, [self._cas], lambda pipe: self._queue(pipe, writes))
-        return [reply == 1 for reply in replies]
+        replies = run_pipeline(self.client, [self._cas], fill)
+        landed = [False] * len(writes)
+        for call, reply in zip(calls, replies, strict=True):
+            for index, one in zip(call, reply, strict=True):
+                landed[index] = one == 1
+        return landed
 
     def _queue(self, pipe: Any, writes: Sequence[Write]) -> None:
+        """Queue one script call writing ``writes`` (all of one shard)."""
         keys = self.keys
+        shard = keys.shard_of(writes[0].tag)
+        schedule, leases = keys.schedules[shard]
+        names = [keys.audit(shard), keys.coverage(shard), schedule, leases]
+        args: list[Arg] = [self._audit_maxlen]
         for write in writes:
             counters = coverage.delta(write.before, write.record)
             adds, removes = _schedule_changes(write)
             moved = write.before is None or write.before.due != write.record.due
-            args: list[Arg] = [
+            args += [
                 write.expected_version,
                 write.record.dumps(),
-                self._audit_maxlen,
                 write.at,
                 write.record.due if moved else "",
                 write.tag,
@@ -270,24 +322,18 @@ class RedisStore:
                 len(adds),
                 len(removes),
                 len(write.handled),
+                len(write.audit),
             ]
             for name, change in counters.items():
                 args += [name, change]
             for member, when in adds.items():
                 args += [member, when]
             args += removes
-            args += list(write.handled)
+            args += write.handled
             for event in write.audit:
                 args += [event.event, event.tag, event.detail, event.actor]
-            shard = keys.shard_of(write.tag)
-            names = [
-                keys.deadline(write.tag),
-                keys.audit(shard),
-                keys.coverage(shard),
-                keys.agency_due(write.record.agency, shard),
-                *keys.schedules[shard],
-            ]
-            self._cas.queue(pipe, names, args)
+            names += [keys.deadline(write.tag), keys.agency_due(write.record.agency, shard)]
+        self._cas.queue(pipe, names, args)
 
     def set_opt_out(
         self, channel: str, address_hash: str, *, out: bool, event: AuditEvent, at: int
