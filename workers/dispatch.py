@@ -136,8 +136,8 @@ class Dispatcher:
         self.no_receipt_after_s = no_receipt_after_s
         self.rng = rng or random.Random()
         self.handled = handled
-        self.last_sms_ttl_s = last_sms_ttl_s
         """Called with each member once handled: releases its redelivery lease."""
+        self.last_sms_ttl_s = last_sms_ttl_s
 
     def _apply(
         self, rid: str, change: Change, loaded: DeadlineRecord | None, member: str = ""
