@@ -302,4 +302,6 @@ def test_workers_and_schedulers_log_timestamped_json_lines_without_addresses(
     sent = [e for e in lines["worker"] if e["message"].startswith("sent channel=email")]
     receipts = [e for e in lines["worker"] if e["message"].startswith("receipt reminder=")]
     assert len(sent) == 40 and len(receipts) >= 40
+    # A worker writes its lines in batches; the last, logged as it stops, too.
+    assert any(e["message"] == "Worker has been shut down." for e in lines["worker"])
     assert any(e["message"].startswith("released=") for e in lines["scheduler"])
