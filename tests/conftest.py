@@ -174,6 +174,20 @@ def next_planned(view: DeadlineView) -> dict[str, float]:
     return {first.id: first.send_at.timestamp()}
 
 
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a ``reminders`` process on ``settings`` (no other
+    ``REMINDERS_*`` variable leaks in); keyword arguments add variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_")}
+    env.update(
+        REMINDERS_REDIS_URL=settings.redis_url,
+        REMINDERS_KEY_PREFIX=settings.key_prefix,
+        REMINDERS_ENCRYPTION_KEYS=settings.encryption_keys.get_secret_value(),  # type: ignore[union-attr]
+        REMINDERS_HASH_KEY=settings.hash_key.get_secret_value(),  # type: ignore[union-attr]
+        **extra,
+    )
+    return env
+
+
 def deadline_data(**overrides: Any) -> dict[str, Any]:
     """A valid deadline mapping; keyword arguments replace fields."""
     data: dict[str, Any] = {

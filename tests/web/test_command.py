@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -10,22 +9,11 @@ import time
 import requests
 
 from reminders.settings import Settings
-
-
-def env_of(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_")}
-    env.update(
-        REMINDERS_REDIS_URL=settings.redis_url,
-        REMINDERS_KEY_PREFIX=settings.key_prefix,
-        REMINDERS_ENCRYPTION_KEYS=settings.encryption_keys.get_secret_value(),  # type: ignore[union-attr]
-        REMINDERS_HASH_KEY=settings.hash_key.get_secret_value(),  # type: ignore[union-attr]
-        **extra,
-    )
-    return env
+from tests.conftest import process_env
 
 
 def test_reminders_web_serves_until_terminated(settings: Settings, unused_port: int) -> None:
-    env = env_of(settings, REMINDERS_SIGNING_KEY=settings.signing_key.get_secret_value())  # type: ignore[union-attr]
+    env = process_env(settings, REMINDERS_SIGNING_KEY=settings.signing_key.get_secret_value())  # type: ignore[union-attr]
     command = [sys.executable, "-m", "reminders", "web", "--port", str(unused_port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -47,7 +35,7 @@ def test_reminders_web_serves_until_terminated(settings: Settings, unused_port: 
 
 def test_reminders_web_names_a_missing_signing_key(settings: Settings, unused_port: int) -> None:
     command = [sys.executable, "-m", "reminders", "web", "--port", str(unused_port)]
-    done = subprocess.run(command, env=env_of(settings), capture_output=True, timeout=60)
+    done = subprocess.run(command, env=process_env(settings), capture_output=True, timeout=60)
     assert done.returncode == 2
     assert b"REMINDERS_SIGNING_KEY" in done.stdout + done.stderr
 
@@ -55,7 +43,7 @@ def test_reminders_web_names_a_missing_signing_key(settings: Settings, unused_po
 def test_with_two_web_processes_every_scrape_counts_every_process(
     settings: Settings, unused_port: int
 ) -> None:
-    env = env_of(settings, REMINDERS_SIGNING_KEY=settings.signing_key.get_secret_value())  # type: ignore[union-attr]
+    env = process_env(settings, REMINDERS_SIGNING_KEY=settings.signing_key.get_secret_value())  # type: ignore[union-attr]
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env["REMINDERS_TWILIO_AUTH_TOKEN"] = "t" * 32  # signatures are checked, so forgeries counted
     command = [

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from reminders.settings import Settings
+from tests.conftest import process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,12 +28,8 @@ entry.worker.close()
 def test_a_worker_process_is_built_with_batched_logs_and_its_start_up_frozen_out_of_gc(
     settings: Settings,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REMINDERS_")}
-    env.update(
-        REMINDERS_REDIS_URL=settings.redis_url,
-        REMINDERS_KEY_PREFIX=settings.key_prefix,
-        REMINDERS_ENCRYPTION_KEYS=settings.encryption_keys.get_secret_value(),  # type: ignore[union-attr]
-        REMINDERS_HASH_KEY=settings.hash_key.get_secret_value(),  # type: ignore[union-attr]
+    env = process_env(
+        settings,
         REMINDERS_SIGNING_KEY=settings.signing_key.get_secret_value(),  # type: ignore[union-attr]
         REMINDERS_PROVIDER="sandbox",
     )
