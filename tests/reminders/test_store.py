@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -245,13 +246,25 @@ def test_a_copy_has_every_field_and_shares_nothing_it_could_change() -> None:
     assert reminder.state == "sending"
 
 
-def _with_shards(settings: Settings, shards: int) -> Settings:
-    """The test's settings on a fresh key prefix whose data has ``shards`` shards."""
-    sharded = settings.model_copy(
-        update={"shards": shards, "key_prefix": f"t{secrets.token_hex(4)}:"}
-    )
-    register_agencies(sharded)
-    return sharded
+@pytest.fixture
+def sharded_core(settings: Settings, clock: Any) -> Iterator[Callable[[int], Core]]:
+    """Builds a core whose data has the given number of shards (on a fresh
+    key prefix: the layout is fixed at creation)."""
+    from reminders.wiring import build_core
+
+    built: list[Core] = []
+
+    def make(shards: int) -> Core:
+        sharded = settings.model_copy(
+            update={"shards": shards, "key_prefix": f"t{secrets.token_hex(4)}:"}
+        )
+        register_agencies(sharded)
+        built.append(build_core(sharded, clock=clock))
+        return built[-1]
+
+    yield make
+    for core in built:
+        core.close()
 
 
 def _script_calls(client: redis.Redis) -> int:
@@ -260,91 +273,71 @@ def _script_calls(client: redis.Redis) -> int:
 
 
 def test_writes_go_in_one_script_call_per_shard_and_each_lands_or_not_alone(
-    settings: Settings, clock: Any, redis_client: redis.Redis
+    sharded_core: Callable[[int], Core], redis_client: redis.Redis
 ) -> None:
     from reminders.redis.store import WRITES_PER_CALL
-    from reminders.wiring import build_core
 
-    sharded = _with_shards(settings, 2)
-    core = build_core(sharded, clock=clock)
-    try:
-        refs = [f"w-{i}" for i in range(150)]
-        done = core.service.register_many(
-            [deadline_data(ref=ref, channels=["email"]) for ref in refs]
-        )
-        assert all(r.ok for r in done)
-        tags = [deadline_tag("saaq", ref) for ref in refs]
-        records = core.store.load_many(tags)
-        writes = []
-        for tag, record in zip(tags, records, strict=True):
-            assert record is not None
-            changed = record.copy()
-            changed.version += 1
-            changed.title = {"fr": f"nouveau {tag}"}
-            event = AuditEvent("renamed", tag, "test")
-            writes.append(Write(tag, record.version, changed, 0, audit=[event], before=record))
-        stale_at, twice_at = 7, 70
-        first = writes[stale_at]
-        writes[stale_at] = Write(
-            first.tag,
-            first.expected_version + 5,
-            first.record,
-            0,
-            audit=first.audit,
-            before=first.before,
-        )
-        writes.append(writes[twice_at])  # the same write again: refused, its version moved
-        keys = Keys(sharded.key_prefix, shards=2)
-        per_shard = [sum(1 for w in writes if keys.shard_of(w.tag) == s) for s in range(2)]
-        assert max(per_shard) > WRITES_PER_CALL  # a shard needs two calls (151 writes)
-        expected_calls = sum(-(-n // WRITES_PER_CALL) for n in per_shard)
-        audit_before = sum(redis_client.xlen(keys.audit(s)) for s in range(2))
-        calls_before = _script_calls(redis_client)
+    core = sharded_core(2)
+    refs = [f"w-{i}" for i in range(150)]
+    done = core.service.register_many([deadline_data(ref=ref, channels=["email"]) for ref in refs])
+    assert all(r.ok for r in done)
+    tags = [deadline_tag("saaq", ref) for ref in refs]
+    records = core.store.load_many(tags)
+    writes = []
+    for tag, record in zip(tags, records, strict=True):
+        assert record is not None
+        changed = record.copy()
+        changed.version += 1
+        changed.title = {"fr": f"nouveau {tag}"}
+        event = AuditEvent("renamed", tag, "test")
+        writes.append(Write(tag, record.version, changed, 0, audit=[event], before=record))
+    stale_at, twice_at = 7, 70
+    stale = writes[stale_at]
+    writes[stale_at] = replace(stale, expected_version=stale.expected_version + 5)
+    writes.append(writes[twice_at])  # the same write again: refused, its version moved
+    keys = core.keys
+    per_shard = [sum(1 for w in writes if keys.shard_of(w.tag) == s) for s in range(2)]
+    assert max(per_shard) > WRITES_PER_CALL  # a shard needs two calls (151 writes)
+    expected_calls = sum(-(-n // WRITES_PER_CALL) for n in per_shard)
+    audit_before = sum(redis_client.xlen(keys.audit(s)) for s in range(2))
+    calls_before = _script_calls(redis_client)
 
-        landed = core.store.write_many(writes)
+    landed = core.store.write_many(writes)
 
-        assert _script_calls(redis_client) - calls_before == expected_calls
-        assert landed == [i != stale_at for i in range(150)] + [False]
-        titles = [r.title if r else None for r in core.store.load_many(tags)]
-        assert titles == [
-            {"fr": f"nouveau {tag}"} if i != stale_at else writes[stale_at].before.title  # type: ignore[union-attr]
-            for i, tag in enumerate(tags)
-        ]
-        assert sum(redis_client.xlen(keys.audit(s)) for s in range(2)) == audit_before + 149
-    finally:
-        core.close()
+    assert _script_calls(redis_client) - calls_before == expected_calls
+    assert landed == [i != stale_at for i in range(150)] + [False]
+    titles = [r.title if r else None for r in core.store.load_many(tags)]
+    assert titles == [
+        {"fr": f"nouveau {tag}"} if i != stale_at else writes[stale_at].before.title  # type: ignore[union-attr]
+        for i, tag in enumerate(tags)
+    ]
+    assert sum(redis_client.xlen(keys.audit(s)) for s in range(2)) == audit_before + 149
 
 
 def test_address_states_are_read_in_one_script_call_per_shard(
-    settings: Settings, clock: Any, redis_client: redis.Redis
+    sharded_core: Callable[[int], Core], redis_client: redis.Redis
 ) -> None:
-    from reminders.wiring import build_core
+    core = sharded_core(8)
+    store = core.store
+    digests = [f"{i:064x}" for i in range(1, 41)]
+    opted = {("sms", d) for d in digests[::3]} | {("email", d) for d in digests[::4]}
+    failed = {("email", d) for d in digests[::5]} | {("sms", d) for d in digests[1::6]}
+    for channel, digest in opted:
+        event = AuditEvent("opted_out", "", "test")
+        assert store.set_opt_out(channel, digest, out=True, event=event, at=0)
+    for channel, digest in failed:
+        store.mark_address_failed(channel, digest, "bounce", 3600)
+    pairs = [(digests[i], digests[-i - 1]) for i in range(20)] + [("", digests[3]), ("", "")]
+    shards = {store.keys.address_shard(d) for pair in pairs for d in pair if d}
+    store.address_state(digests[0], "")  # Redis has the script (no NOSCRIPT resend below)
+    calls_before = _script_calls(redis_client)
 
-    sharded = _with_shards(settings, 8)
-    core = build_core(sharded, clock=clock)
-    try:
-        store = core.store
-        digests = [f"{i:064x}" for i in range(1, 41)]
-        opted = {("sms", d) for d in digests[::3]} | {("email", d) for d in digests[::4]}
-        failed = {("email", d) for d in digests[::5]} | {("sms", d) for d in digests[1::6]}
-        for channel, digest in opted:
-            event = AuditEvent("opted_out", "", "test")
-            assert store.set_opt_out(channel, digest, out=True, event=event, at=0)
-        for channel, digest in failed:
-            store.mark_address_failed(channel, digest, "bounce", 3600)
-        pairs = [(digests[i], digests[-i - 1]) for i in range(20)] + [("", digests[3]), ("", "")]
-        shards = {store.keys.address_shard(d) for pair in pairs for d in pair if d}
-        store.address_state(digests[0], "")  # Redis has the script (no NOSCRIPT resend below)
-        calls_before = _script_calls(redis_client)
+    states = store.address_states(pairs)
 
-        states = store.address_states(pairs)
-
-        assert _script_calls(redis_client) - calls_before == len(shards) > 1
-        for (phone, email), (opted_now, failed_now) in zip(pairs, states, strict=True):
-            addresses = [("sms", phone), ("email", email)]
-            assert opted_now == {c for c, d in addresses if d and (c, d) in opted}
-            assert failed_now == {c for c, d in addresses if d and (c, d) in failed}
-        assert store.address_state("", "") == (frozenset(), frozenset())
-        assert store.address_states([]) == []
-    finally:
-        core.close()
+    assert _script_calls(redis_client) - calls_before == len(shards) > 1
+    for (phone, email), (opted_now, failed_now) in zip(pairs, states, strict=True):
+        addresses = [("sms", phone), ("email", email)]
+        assert opted_now == {c for c, d in addresses if d and (c, d) in opted}
+        assert failed_now == {c for c, d in addresses if d and (c, d) in failed}
+    assert store.address_state("", "") == (frozenset(), frozenset())
+    assert store.address_states([]) == []
