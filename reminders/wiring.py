@@ -28,6 +28,7 @@ from .redis.claims import Claims
 from .redis.errors import misconfiguration
 from .redis.keys import Keys
 from .redis.limits import Limits
+from .redis.packing import packer_options
 from .redis.schedule import Schedule
 from .redis.store import RedisStore, close_client, is_cluster
 from .retention import Retention
@@ -47,6 +48,7 @@ def redis_client(settings: Settings) -> redis.Redis:
             socket_connect_timeout=5,
             health_check_interval=30,
             retry_on_timeout=True,
+            **packer_options(),
         )
     try:
         cluster: Any = redis.RedisCluster.from_url(

@@ -22,6 +22,7 @@ from dramatiq.middleware import default_middleware
 
 from reminders.logs import flush_logging
 from reminders.redis.keys import Keys
+from reminders.redis.packing import packer_options
 from reminders.settings import Settings
 
 QUEUE = "reminders"
@@ -109,14 +110,20 @@ def build_broker(settings: Settings) -> RedisBroker:
         from dramatiq.middleware.prometheus import Prometheus
 
         middleware.append(Prometheus())
-    broker = ReminderBroker(
-        idle_poll_ms=settings.worker_idle_poll_ms,
-        url=settings.broker_redis_url(),
-        namespace=Keys(settings.key_prefix).dramatiq_namespace,
-        middleware=middleware,
+    # The client is built here: Dramatiq builds one from a URL alone and
+    # would drop these options.
+    client = redis.Redis.from_url(
+        settings.broker_redis_url(),
         socket_timeout=10,
         socket_connect_timeout=5,
         health_check_interval=30,
+        **packer_options(),
+    )
+    broker = ReminderBroker(
+        idle_poll_ms=settings.worker_idle_poll_ms,
+        client=client,
+        namespace=Keys(settings.key_prefix).dramatiq_namespace,
+        middleware=middleware,
         heartbeat_timeout=settings.worker_heartbeat_timeout_s * 1000,
         # Maintenance (requeueing the messages of dead workers) runs on 1% of
         # the broker's commands instead of 0.1%, so it happens within seconds.
