@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
@@ -112,7 +113,15 @@ def _earlier(a: ReminderRecord, b: ReminderRecord) -> bool:
 
 def due_month(record: DeadlineRecord) -> str:
     """``YYYY-MM`` of the due instant in the citizen's own time zone."""
-    local = from_epoch(record.due).astimezone(zone(record.timezone))
+    return _month(record.due, record.timezone)
+
+
+@lru_cache(maxsize=8192)
+def _month(due: float, timezone: str) -> str:
+    # Every write of a deadline asks again (a reminder's lease, its send and
+    # its receipt are three writes): the conversion was a third of a write's
+    # counting.
+    local = from_epoch(due).astimezone(zone(timezone))
     return f"{local.year:04d}-{local.month:02d}"
 
 
