@@ -10,11 +10,18 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from reminders.logs import BatchingHandler, configure_logging, flush_logging
+from reminders.logs import (
+    BatchingHandler,
+    JsonFormatter,
+    TextFormatter,
+    configure_logging,
+    flush_logging,
+)
 
 
 @pytest.fixture
@@ -49,6 +56,47 @@ def test_json_lines_and_calling_again_replaces_the_handler(restored: None) -> No
     assert entry["level"] == "WARNING" and entry["logger"] == "web.app"
     assert entry["message"] == "redis unavailable on /metrics"
     assert entry["ts"].endswith("+00:00")
+
+
+def _record(created: float, message: str = "sent reminder=%s") -> logging.LogRecord:
+    record = logging.LogRecord("reminders.dispatch", logging.INFO, "", 0, message, ("x-1",), None)
+    record.created = created
+    record.msecs = int((created - int(created)) * 1000) + 0.0
+    return record
+
+
+def test_lines_are_stamped_as_logging_itself_would_across_seconds() -> None:
+    """The stamp is formatted once per second: lines on either side of a
+    second (and of a month and a year) still carry their own time."""
+    oracle = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S"
+    )
+    oracle.converter = time.gmtime
+    text, as_json = TextFormatter(), JsonFormatter()
+    times = [1_798_761_599.998, 1_798_761_599.999, 1_798_761_600.0, 1_798_761_600.5]
+    times += [1_764_547_199.75, 1_764_547_200.001, 1_764_547_200.001, 1_764_547_201.25]
+    for created in times:
+        record = _record(created)
+        assert text.format(record) == oracle.format(record)
+        entry = json.loads(as_json.format(record))
+        stamped = datetime.fromisoformat(entry["ts"])
+        assert stamped.tzinfo == UTC
+        assert 0 <= created - stamped.timestamp() < 0.001  # to the millisecond, truncated
+        assert entry["pid"] == os.getpid()
+
+
+def test_an_exception_follows_its_line(restored: None) -> None:
+    out = io.StringIO()
+    configure_logging("text", stream=out)
+    try:
+        raise ValueError("no such reminder")
+    except ValueError:
+        logging.getLogger("reminders.dispatch").exception("send raised reminder=%s", "abc-1")
+    flush_logging()
+    first, *rest = out.getvalue().splitlines()
+    assert first.endswith("ERROR reminders.dispatch send raised reminder=abc-1")
+    assert rest[0] == "Traceback (most recent call last):"
+    assert rest[-1] == "ValueError: no such reminder"
 
 
 class _CountingStream(io.StringIO):
