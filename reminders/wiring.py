@@ -36,6 +36,14 @@ from .service import ReminderService
 from .settings import Settings
 from .vault import ContactVault
 
+TIMEOUTS: dict[str, Any] = {
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 30,
+}
+"""Every Redis client's (the data's and the broker's): an answer within
+10 s, a connection within 5, an idle connection checked before use after 30."""
+
 
 def redis_client(settings: Settings) -> redis.Redis:
     """A client of the data's Redis with the timeouts every process uses: a
@@ -44,18 +52,14 @@ def redis_client(settings: Settings) -> redis.Redis:
     if not settings.redis_cluster:
         return redis.Redis.from_url(
             settings.redis_url,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            health_check_interval=30,
+            **TIMEOUTS,
             retry_on_timeout=True,
             **packer_options(),
         )
     try:
         cluster: Any = redis.RedisCluster.from_url(
             settings.redis_url,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            health_check_interval=30,
+            **TIMEOUTS,
         )
     except RedisClusterException as err:
         problem = misconfiguration(err)

@@ -24,6 +24,7 @@ from reminders.logs import flush_logging
 from reminders.redis.keys import Keys
 from reminders.redis.packing import packer_options
 from reminders.settings import Settings
+from reminders.wiring import TIMEOUTS
 
 QUEUE = "reminders"
 ACTOR = "dispatch"
@@ -114,9 +115,7 @@ def build_broker(settings: Settings) -> RedisBroker:
     # would drop these options.
     client = redis.Redis.from_url(
         settings.broker_redis_url(),
-        socket_timeout=10,
-        socket_connect_timeout=5,
-        health_check_interval=30,
+        **TIMEOUTS,
         **packer_options(),
     )
     broker = ReminderBroker(

@@ -58,8 +58,10 @@ def test_json_lines_and_calling_again_replaces_the_handler(restored: None) -> No
     assert entry["ts"].endswith("+00:00")
 
 
-def _record(created: float, message: str = "sent reminder=%s") -> logging.LogRecord:
-    record = logging.LogRecord("reminders.dispatch", logging.INFO, "", 0, message, ("x-1",), None)
+def _record(created: float) -> logging.LogRecord:
+    record = logging.LogRecord(
+        "reminders.dispatch", logging.INFO, "", 0, "sent reminder=%s", ("x-1",), None
+    )
     record.created = created
     record.msecs = int((created - int(created)) * 1000) + 0.0
     return record
