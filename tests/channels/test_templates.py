@@ -148,3 +148,63 @@ def test_addresses_are_masked_for_logs() -> None:
     assert mask("+15145550123") == "+1514•••23"
     assert mask("jean.tremblay@example.ca") == "j•••@example.ca"
     assert "5550123" not in mask("+15145550123")
+
+
+def _jinja_email(content: ReminderContent) -> tuple[str, str]:
+    """The email's text and HTML as Jinja renders the templates each time
+    (what the renderer's skeletons must equal)."""
+    from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
+
+    from channels.templates import _HTML, _TEXT, SUBJECT
+
+    env = Environment(
+        loader=DictLoader({"email.txt": _TEXT, "email.html": _HTML}),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    lang = content.locale
+    date = format_due(content.due, all_day=content.all_day, timezone=content.timezone, locale=lang)
+    values = {
+        "fr": lang == "fr",
+        "locale": lang,
+        "agency": content.agency_name,
+        "title": content.title,
+        "date": date,
+        "subject": SUBJECT[lang].format(title=content.title, date=date),
+        "action_url": content.action_url,
+        "snooze_url": content.snooze_url,
+        "optout_url": content.optout_url,
+    }
+    return env.get_template("email.txt").render(values), env.get_template("email.html").render(
+        values
+    )
+
+
+def test_emails_equal_jinjas_own_render_on_every_branch_and_value() -> None:
+    # One renderer for all: a branch rendered earlier (its skeleton kept)
+    # must not leak into another, nor one content's values into the next.
+    renderer = Renderer()
+    hostile = {
+        "agency_name": 'A & B <Ministère> "l\'agence"',
+        "title": "<script>alert('x')</script> & «permis»",
+    }
+    links = ("action_url", "snooze_url", "optout_url")
+    seen = 0
+    for locale in ("fr", "en"):
+        for present in range(8):
+            for names in ({}, hostile):
+                content = replace(CONTENT, locale=locale, **names)
+                for bit, link in enumerate(links):
+                    if not present & (1 << bit):
+                        content = replace(content, **{link: None if bit % 2 else ""})
+                    else:
+                        url = f'https://x.example/{link}?a=1&b=<2>&c="3"'
+                        content = replace(content, **{link: url})
+                email = renderer.email(content)
+                assert (email.text, email.html) == _jinja_email(content), (locale, present, names)
+                seen += 1
+    assert seen == 32
+    # A value that is empty where the templates print it unconditionally.
+    bare = replace(CONTENT, title="", agency_name="")
+    assert (renderer.email(bare).text, renderer.email(bare).html) == _jinja_email(bare)
