@@ -247,7 +247,8 @@ def record_sent(provider: str, provider_id: str) -> Change:
             if reminder.state in WENT_OUT and reminder.lease:
                 reminder.provider_id = reminder.provider_id or provider_id
                 reminder.lease = ""
-                return Effect("sent", f"provider:{provider}", f"{reminder.seq} late record")
+                detail = f"{reminder.seq} late record"
+                return Effect("sent", f"provider:{provider}", detail, keeps_time=True)
             return None
         reminder.state = "sent"
         reminder.provider_id = provider_id

@@ -31,6 +31,10 @@ class Effect:
     detail: str = ""
     schedule_add: Mapping[str, float] = field(default_factory=dict)
     schedule_remove: Sequence[str] = ()
+    keeps_time: bool = False
+    """The reminder keeps the time of its last change (a send recorded after
+    its receipt: the receipt's time is when it was delivered, and coverage
+    asks whether that was before the deadline)."""
 
 
 Change = Callable[[DeadlineRecord, ReminderRecord, int], Effect | None]
@@ -123,10 +127,13 @@ class Transitions:
         assert reminder is not None
         record.version = existing.version + 1
         record.updated = now
+        last_change = reminder.updated
         reminder.updated = now  # the change may set a truer time
         effect = change(record, reminder, now)
         if effect is None:
             return None
+        if effect.keeps_time:
+            reminder.updated = last_change
         audit = (
             [AuditEvent(effect.event, tag, effect.actor, effect.detail or str(seq))]
             if effect.event

@@ -8,6 +8,7 @@ import redis
 
 from reminders import Deadline, ManualClock, ReminderService
 from reminders.lifecycle.receipts import DeliveryReport, OutcomeRecorder
+from reminders.lifecycle.sending import record_sent, take_lease
 from reminders.lifecycle.transitions import Effect, Transitions
 from reminders.record import DeadlineRecord, ReminderRecord
 from reminders.redis.keys import Keys
@@ -104,6 +105,33 @@ def test_a_receipt_may_overtake_the_record_of_the_send(
     assert applied.reminder.state == "undelivered"
     assert applied.reminder.reason == "30005"
     assert applied.reminder.provider_id == "SM1"
+
+
+def test_a_send_recorded_after_its_receipt_keeps_the_delivery_time(
+    core: Core, service: ReminderService, clock: ManualClock
+) -> None:
+    """The provider answered slowly: its delivery receipt (before the
+    deadline) was recorded first, and the worker's record of the send
+    lands after the deadline. The reminder was delivered in time, and
+    coverage counts it so."""
+    transitions = core.transitions
+    data = deadline_data(channels=["sms"], offsets=["1h"])
+    rid = service.register(Deadline.model_validate(data)).reminders[0].id
+    due = datetime.fromisoformat(data["due"]).astimezone(UTC)
+    clock.set(due - timedelta(hours=1))
+    assert transitions.apply(rid, take_lease(3600, "token")) is not None
+    clock.set(due - timedelta(minutes=50))
+    delivered_at = int(clock.now().timestamp())
+    assert OutcomeRecorder(transitions).record(report(rid, "delivered", clock)) is not None
+
+    clock.set(due + timedelta(seconds=5))
+    applied = transitions.apply(rid, record_sent("twilio", "SM1"))
+
+    assert applied is not None
+    assert (applied.reminder.state, applied.reminder.lease) == ("delivered", "")
+    assert applied.reminder.updated == delivered_at
+    assert service.coverage().covered == 1
+    assert service.recount() == {}
 
 
 def test_a_receipt_for_a_reminder_never_sent_or_unknown_is_ignored(
