@@ -10,7 +10,10 @@ Starts its own redis-server. Figures:
    since releasing never reads documents); end-to-end dispatch rate (2 worker
    processes of `reminders worker`, sandbox channel, reminders all due),
    against Dramatiq's no-op drain with the same workers, measured back to
-   back in ``--pairs`` pairs (medians, and each pair's ratio);
+   back in ``--pairs`` pairs (medians, and each pair's ratio); both are
+   timed from their first message done to their last (ours from its first
+   send accepted; the no-op from its first ack), and ours is also given
+   from the release;
    lateness p50/p99 (sandbox acceptance time minus planned time) at 500
    reminders/s offered; Redis commands per reminder lifecycle (INFO
    commandstats over the dispatch run: release, enqueue, fetch, ack, lease,
@@ -181,11 +184,13 @@ def run_workers(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def wait_sent(client: redis.Redis, prefix: str, count: int, timeout_s: float) -> float:
+    """When at least ``count`` messages were accepted (polled every 5 ms,
+    as the no-op's drain is)."""
     deadline = time.monotonic() + timeout_s
     while client.hlen(Keys(prefix).sandbox_accepted) < count:
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {client.hlen(Keys(prefix).sandbox_accepted)} of {count} sent")
-        time.sleep(0.02)
+        time.sleep(0.005)
     return time.perf_counter()
 
 
@@ -205,6 +210,13 @@ def dispatch_run(url: str, count: int, per_s: float | None) -> dict[str, float]:
         started = time.perf_counter()
         thread = threading.Thread(target=scheduler.run, daemon=True)
         thread.start()
+        # The rate is timed as the no-op's drain is: from the first message
+        # done (here, the first send accepted) to the last. The time before
+        # it (the first release, the first message's fetch, read, lease and
+        # send) is a latency, which the lateness figures measure, and the
+        # no-op's timing leaves its own first message out too.
+        first_sent = wait_sent(client, settings.key_prefix, 1, timeout_s=600)
+        left = count - client.hlen(Keys(settings.key_prefix).sandbox_accepted)
         finished = wait_sent(client, settings.key_prefix, count, timeout_s=600)
         time.sleep(1.0)  # the last receipts
         scheduler.stopping.set()
@@ -218,7 +230,9 @@ def dispatch_run(url: str, count: int, per_s: float | None) -> dict[str, float]:
             ),
         }
         if per_s is None:
-            figures["dispatch_per_s"] = round(count / (finished - started))
+            figures["dispatch_per_s"] = round(left / (finished - first_sent))
+            figures["dispatch_from_release_per_s"] = round(count / (finished - started))
+            figures["first_send_after_release_ms"] = round((first_sent - started) * 1000)
         else:
             figures.update(lateness(client, settings, first, per_s, count))
         return figures
@@ -499,6 +513,13 @@ def dispatch_pairs(url: str, count: int, pairs: int) -> dict[str, float]:
         name: median([run[side][name] for run in runs]) for side in (0, 1) for name in runs[0][side]
     }
     ratios = [ours["dispatch_per_s"] / ref["dramatiq_noop_drain_per_s"] for ref, ours in runs]
+    # The same, with ours timed from the release (its first message's
+    # latency included, the no-op's not): how the ratio was timed until
+    # 2026-11-22.
+    from_release = [
+        ours["dispatch_from_release_per_s"] / ref["dramatiq_noop_drain_per_s"] for ref, ours in runs
+    ]
+    figures["dispatch_from_release_over_dramatiq_noop"] = round(median(from_release), 2)
     for n, ratio in enumerate(ratios, 1):
         figures[f"dispatch_over_dramatiq_noop_pair_{n}"] = round(ratio, 2)
     figures["dispatch_over_dramatiq_noop"] = round(median(ratios), 2)
