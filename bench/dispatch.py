@@ -17,7 +17,10 @@ Starts its own redis-server. Figures:
    lateness p50/p99 (sandbox acceptance time minus planned time) at 500
    reminders/s offered; Redis commands per reminder lifecycle (INFO
    commandstats over the dispatch run: release, enqueue, fetch, ack, lease,
-   record, receipt);
+   record, receipt); where a reminder's CPU goes, in one thread of this
+   process: dispatching it apart from recording its delivery receipt
+   (``split_*``; the sandbox records receipts inside the worker processes,
+   so the live rate pays for both);
 2. holding ``--hold`` far-future reminders: our schedule (Redis memory, the
    RSS of an idle worker process) against Dramatiq's
    ``send_with_options(delay=...)`` (Redis memory, RSS of a worker process
@@ -48,6 +51,7 @@ from demo.redis_server import RedisServer
 from demo.sample import register_agencies
 from reminders import ManualClock, connect
 from reminders.ids import deadline_tag
+from reminders.lifecycle.receipts import DeliveryReport
 from reminders.redis.keys import Keys
 from reminders.settings import Settings
 from workers.app import build_scheduler
@@ -463,6 +467,78 @@ def lifecycle_round_trips(url: str, count: int) -> dict[str, float]:
     }
 
 
+def cpu_split(url: str, count: int) -> dict[str, float]:
+    """Where a reminder's CPU goes, in this process on one thread (no
+    Dramatiq, no other thread competing): dispatching it (the documents
+    read, the lease, the message composed, the sandbox's booking, the send
+    recorded; 32 members at a time, as a worker's message) apart from
+    recording its delivery receipt (100 at a time, as the sandbox hands
+    them over), each with the Redis CPU it caused. The live run's workers
+    do both: the sandbox records its receipts inside the worker processes
+    (real receipts come to the web app)."""
+    from workers.app import build_worker
+    from workers.dispatch import INLINE
+
+    settings = settings_from(env_for(url, f"s{secrets.token_hex(3)}:")).model_copy(
+        update={"sandbox_receipt_delay_s": 3600.0}  # kept for the second phase
+    )
+    first = datetime.now(UTC) + timedelta(days=1)
+    clock = ManualClock(first - timedelta(hours=1))
+    worker = build_worker(settings, clock=clock)
+    scheduler = build_scheduler(settings, clock=clock, broker=worker.broker)
+    client = worker.core.client
+    try:
+        service = worker.core.service
+        register_agencies(service)
+        items = [
+            {
+                "agency": "saaq", "ref": f"s-{i}",
+                "due": (first + timedelta(minutes=90)).isoformat(),
+                "title": "Renouveler votre permis", "channels": ["email"], "offsets": ["90m"],
+                "citizen": {"email": f"c{i}@example.ca", "timezone": "America/Toronto"},
+            }
+            for i in range(count)
+        ]  # fmt: skip
+        assert all(r.ok for r in service.register_many(items))
+        clock.set(first + timedelta(seconds=1))
+        scheduler.batch = count
+        members = scheduler.claim().members
+        dispatcher = worker.dispatcher
+        cpu, redis_cpu = time.thread_time(), redis_cpu_s(client)
+        outcomes: list[str] = []
+        for i in range(0, count, 32):
+            outcomes += dispatcher.dispatch_all(members[i : i + 32], INLINE)
+        dispatched, dispatched_redis = time.thread_time() - cpu, redis_cpu_s(client) - redis_cpu
+        if outcomes.count("sent") != count:
+            raise RuntimeError(f"{outcomes.count('sent')} of {count} sent")
+        keys = Keys(settings.key_prefix)
+        reports = []
+        pending: list[bytes] = client.zrange(keys.sandbox_receipts, 0, -1)  # type: ignore[assignment]
+        for raw in pending:
+            rid, provider_id, status, code = json.loads(raw)
+            reports.append(DeliveryReport(rid, "sandbox", provider_id, status, clock.now(), code))
+        cpu, redis_cpu = time.thread_time(), redis_cpu_s(client)
+        recorded = []
+        for i in range(0, len(reports), 100):
+            recorded += worker.core.receipts.record_many(reports[i : i + 100])
+        receipts, receipts_redis = time.thread_time() - cpu, redis_cpu_s(client) - redis_cpu
+        if len(reports) != count or None in recorded:
+            raise RuntimeError(f"{len(reports)} receipts, {recorded.count(None)} not recorded")
+    finally:
+        worker.close()
+    return {
+        "split_dispatch_cpu_us_per_reminder": round(dispatched / count * 1e6),
+        "split_dispatch_redis_cpu_us_per_reminder": round(dispatched_redis / count * 1e6),
+        "split_receipt_cpu_us_per_reminder": round(receipts / count * 1e6),
+        "split_receipt_redis_cpu_us_per_reminder": round(receipts_redis / count * 1e6),
+        "split_receipt_share_of_cpu": round(
+            (receipts + receipts_redis)
+            / (dispatched + dispatched_redis + receipts + receipts_redis),
+            2,
+        ),
+    }
+
+
 def _noop() -> None:
     """The job APScheduler would run."""
 
@@ -540,6 +616,7 @@ def main() -> None:
         figures: dict[str, float] = dispatch_pairs(url, args.dispatch, args.pairs)
         figures["release_per_s"] = round(release_rate(url, args.release))
         figures.update(lifecycle_round_trips(url, 2000))
+        figures.update(cpu_split(url, 4000))
         figures["release_over_dramatiq_enqueue"] = round(
             figures["release_per_s"] / figures["dramatiq_enqueue_per_s"], 2
         )
