@@ -46,12 +46,11 @@ from typing import Any
 import redis
 from cryptography.fernet import Fernet
 
-from channels.sandbox import accepted_sends
+from channels.sandbox import accepted_sends, pending_report
 from demo.redis_server import RedisServer
 from demo.sample import register_agencies
 from reminders import ManualClock, connect
 from reminders.ids import deadline_tag
-from reminders.lifecycle.receipts import DeliveryReport
 from reminders.redis.keys import Keys
 from reminders.settings import Settings
 from workers.app import build_scheduler
@@ -412,6 +411,20 @@ def dramatiq_reference(url: str, count: int) -> dict[str, float]:
     }
 
 
+def due_emails(count: int, first: datetime, ref: str) -> list[dict[str, Any]]:
+    """``count`` deadlines due 90 minutes after ``first``, each with one
+    email reminder at ``first`` (references ``<ref>-<n>``)."""
+    return [
+        {
+            "agency": "saaq", "ref": f"{ref}-{i}",
+            "due": (first + timedelta(minutes=90)).isoformat(),
+            "title": "Renouveler votre permis", "channels": ["email"], "offsets": ["90m"],
+            "citizen": {"email": f"c{i}@example.ca", "timezone": "America/Toronto"},
+        }
+        for i in range(count)
+    ]  # fmt: skip
+
+
 def lifecycle_round_trips(url: str, count: int) -> dict[str, float]:
     """Redis round trips per reminder lifecycle (register, release, send,
     receipt), counted in this process around redis-py's one socket write
@@ -443,15 +456,7 @@ def lifecycle_round_trips(url: str, count: int) -> dict[str, float]:
     try:
         service = worker.core.service
         register_agencies(service)
-        items = [
-            {
-                "agency": "saaq", "ref": f"t-{i}",
-                "due": (first + timedelta(minutes=90)).isoformat(),
-                "title": "Renouveler votre permis", "channels": ["email"], "offsets": ["90m"],
-                "citizen": {"email": f"c{i}@example.ca", "timezone": "America/Toronto"},
-            }
-            for i in range(count)
-        ]  # fmt: skip
+        items = due_emails(count, first, "t")
         before = writes
         assert all(r.ok for r in service.register_many(items))
         registered = writes - before
@@ -490,15 +495,7 @@ def cpu_split(url: str, count: int) -> dict[str, float]:
     try:
         service = worker.core.service
         register_agencies(service)
-        items = [
-            {
-                "agency": "saaq", "ref": f"s-{i}",
-                "due": (first + timedelta(minutes=90)).isoformat(),
-                "title": "Renouveler votre permis", "channels": ["email"], "offsets": ["90m"],
-                "citizen": {"email": f"c{i}@example.ca", "timezone": "America/Toronto"},
-            }
-            for i in range(count)
-        ]  # fmt: skip
+        items = due_emails(count, first, "s")
         assert all(r.ok for r in service.register_many(items))
         clock.set(first + timedelta(seconds=1))
         scheduler.batch = count
@@ -512,11 +509,8 @@ def cpu_split(url: str, count: int) -> dict[str, float]:
         if outcomes.count("sent") != count:
             raise RuntimeError(f"{outcomes.count('sent')} of {count} sent")
         keys = Keys(settings.key_prefix)
-        reports = []
         pending: list[bytes] = client.zrange(keys.sandbox_receipts, 0, -1)  # type: ignore[assignment]
-        for raw in pending:
-            rid, provider_id, status, code = json.loads(raw)
-            reports.append(DeliveryReport(rid, "sandbox", provider_id, status, clock.now(), code))
+        reports = [pending_report(raw, clock.now()) for raw in pending]
         cpu, redis_cpu = time.thread_time(), redis_cpu_s(client)
         recorded = []
         for i in range(0, len(reports), 100):

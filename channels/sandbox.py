@@ -61,6 +61,13 @@ def outcome_for(message: Message) -> Outcome:
     return found  # type: ignore[return-value]
 
 
+def pending_report(member: bytes | str, at: datetime) -> DeliveryReport:
+    """The delivery report a pending receipt (as :meth:`DelayedReceipts.entry`
+    keeps it in Redis) makes when handed over at ``at``."""
+    rid, pid, status, code = json.loads(member)
+    return DeliveryReport(rid, PROVIDER, pid, status, at, code)
+
+
 class DelayedReceipts:
     """Hands delivery reports to ``sink`` after ``delay_s``.
 
@@ -178,10 +185,7 @@ class DelayedReceipts:
         if self.sink_many is None or len(taken) < 2:
             return [self._record(raw) for raw in taken]
         members = [raw.decode() if isinstance(raw, bytes) else raw for raw in taken]
-        reports = []
-        for member in members:
-            rid, pid, status, code = json.loads(member)
-            reports.append(DeliveryReport(rid, PROVIDER, pid, status, self.clock.now(), code))
+        reports = [pending_report(member, self.clock.now()) for member in members]
         sink_many = self.sink_many
         with self._cond:
             self._busy += 1
@@ -202,11 +206,11 @@ class DelayedReceipts:
 
     def _record(self, raw: bytes | str) -> bool:
         member = raw.decode() if isinstance(raw, bytes) else raw
-        rid, pid, status, code = json.loads(member)
+        report = pending_report(member, self.clock.now())
+        rid = report.reminder_id
         with self._cond:
             self._busy += 1
         try:
-            report = DeliveryReport(rid, PROVIDER, pid, status, self.clock.now(), code)
             # While Redis restarts, wait for it (a receipt is safe to record twice).
             patiently(lambda: self.sink(report), give_up_s=ACCEPT_PATIENCE_S)
             patiently(lambda: self.client.zrem(self.keys.sandbox_receipts, member))
