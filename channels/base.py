@@ -14,6 +14,8 @@ from datetime import datetime
 from functools import partial
 from typing import Literal, Protocol
 
+from reminders.values import value_type
+
 from .errors import ChannelError
 
 ChannelKind = Literal["sms", "email", "calendar"]
@@ -29,7 +31,7 @@ class Attachment:
     content: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Message:
     """What a channel sends: already rendered, addressed, and tagged with
     the reminder id (the only identifier providers get back to us)."""
@@ -53,7 +55,7 @@ class Message:
         return f"Message({self.channel}, reminder={self.reminder_id}, to={mask(self.to)})"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ProviderReceipt:
     """A provider accepted the message."""
 

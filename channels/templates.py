@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 from jinja2 import DictLoader, Environment, StrictUndefined, Template, select_autoescape
 from markupsafe import escape
 
 from reminders.models import zone
+from reminders.values import value_type
 
 from .sms_text import fit
 
@@ -93,7 +93,7 @@ _HTML = """\
 """
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ReminderContent:
     """What a reminder says, independent of the channel."""
 
@@ -112,7 +112,7 @@ class ReminderContent:
     for a citizen whose record asks for English."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RenderedEmail:
     subject: str
     text: str

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 TAG_CHARS = 20
 _REMINDER_ID = re.compile(r"^([0-9a-f]{20})-([1-9][0-9]{0,5})$")
 
 
+@lru_cache(maxsize=4096)
 def deadline_tag(agency: str, ref: str) -> str:
-    """A stable 80-bit digest naming the deadline (agency, ref)."""
+    """A stable 80-bit digest naming the deadline (agency, ref). (Cached:
+    sending a reminder asks twice, for its receipt check and its message.)"""
     digest = hashlib.blake2b(f"{agency}\x00{ref}".encode(), digest_size=TAG_CHARS // 2)
     return digest.hexdigest()
 

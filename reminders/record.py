@@ -183,6 +183,7 @@ class DeadlineRecord:
     @classmethod
     def loads(cls, raw: str | bytes) -> DeadlineRecord:
         doc = orjson.loads(raw)
+        get = doc.get
         # An empty array may be stored as {} (older documents, written by cjson).
         created = int(doc["cr"])
         channels = list(doc["ch"] or [])
@@ -190,35 +191,38 @@ class DeadlineRecord:
         channel = channels[0] if channels else ""
         reminders: list[ReminderRecord] = []
         previous = 0
-        for index, data in enumerate(doc.get("rm") or []):
+        for index, data in enumerate(get("rm") or []):
             offset = _at(offsets_s, index)
-            reminders.append(ReminderRecord.from_json(data, created, previous, channel, offset))
-            previous = reminders[-1].seq
+            reminder = ReminderRecord.from_json(data, created, previous, channel, offset)
+            reminders.append(reminder)
+            previous = reminder.seq
+        # Positional, in the order of the fields (every transition reads a
+        # document: a quarter of this with keywords).
         record = cls(
-            version=int(doc["v"]),
-            agency=doc["a"],
-            ref=doc["r"],
-            due=compact_epoch(float(doc["d"])),
-            all_day=bool(doc.get("ad", 0)),
-            timezone=doc["tz"],
-            locale=doc["l"],
-            title=dict(doc["ti"]),
-            action_url=doc.get("u") or None,
-            channels=channels,
-            offsets_s=offsets_s,
-            contact=doc["c"],
-            phone_hash=doc.get("ph", ""),
-            email_hash=doc.get("eh", ""),
-            fingerprint=doc["fp"],
-            status=doc.get("st", "active"),
-            created=created,
-            updated=int(doc.get("up", created)),
-            closed=int(doc.get("cl", 0)),
-            next_seq=int(doc.get("sq", 0)),
-            invite_seq=int(doc.get("iq", 0)),
-            reminders=reminders,
-            unplanned=doc.get("np", ""),
-            purged=int(doc.get("pg", 0)),
+            int(doc["v"]),
+            doc["a"],
+            doc["r"],
+            compact_epoch(float(doc["d"])),
+            bool(get("ad", 0)),
+            doc["tz"],
+            doc["l"],
+            dict(doc["ti"]),
+            get("u") or None,
+            channels,
+            offsets_s,
+            doc["c"],
+            get("ph", ""),
+            get("eh", ""),
+            doc["fp"],
+            get("st", "active"),
+            created,
+            int(get("up", created)),
+            int(get("cl", 0)),
+            int(get("sq", 0)),
+            int(get("iq", 0)),
+            reminders,
+            get("np", ""),
+            int(get("pg", 0)),
         )
         if not record.next_seq:
             record.next_seq = record._default_next_seq()

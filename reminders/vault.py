@@ -23,7 +23,6 @@ import hmac
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import ConfigurationError
+from .values import value_type
 
 SIV_PREFIX = "1"
 """First character of an AES-SIV sealed contact (Fernet tokens start "g")."""
@@ -47,7 +47,7 @@ def _contact_cipher(fernet_key: str) -> AESSIV:
     return AESSIV(derived)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Contact:
     """A citizen's addresses, in the clear (only in memory)."""
 

@@ -23,7 +23,6 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, wait
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from channels.base import Channel, Message, ProviderReceipt, SendMany
@@ -50,6 +49,7 @@ from reminders.policy import Policy, PolicyBook
 from reminders.record import DeadlineRecord
 from reminders.redis.store import RedisStore
 from reminders.retrying import patiently
+from reminders.values import value_type
 from reminders.vault import ContactVault
 
 from .ratelimit import ProviderLimiter
@@ -80,7 +80,7 @@ Then = Callable[[Applied | None], tuple[str, bool]]
 """After an outcome's write: what happened, and whether the write ended the lease."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Send:
     """A member to send now: its document as read and its message."""
 
@@ -93,7 +93,7 @@ class Send:
     opted_out: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Read:
     """A member's deadline document and its addresses' state, as read."""
 

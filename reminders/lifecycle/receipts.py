@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -24,6 +23,7 @@ from ..clock import to_epoch
 from ..ids import split_reminder_id
 from ..policy import PolicyBook
 from ..record import DeadlineRecord, ReminderRecord
+from ..values import value_type
 from .sending import RECEIPT_SUFFIX, address_failure, fall_back
 from .states import allows
 from .transitions import Applied, Change, Effect, Transitions
@@ -32,7 +32,7 @@ ReportStatus = Literal["accepted", "delivered", "undelivered"]
 log = logging.getLogger("reminders.receipts")
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class DeliveryReport:
     """A provider's final word on one message (nothing personal in it)."""
 

@@ -35,6 +35,7 @@ from ..models import zone
 from ..planning import in_quiet_hours, sms_time
 from ..policy import Policy
 from ..record import DeadlineRecord, ReminderRecord
+from ..values import value_type
 from .states import WAITING, WENT_OUT, allows
 from .transitions import Change, Effect
 
@@ -64,7 +65,7 @@ def address_failure(channel: str, code: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Verdict:
     action: Action
     reason: str = ""

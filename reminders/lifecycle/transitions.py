@@ -11,16 +11,17 @@ cannot move a reminder backwards or apply twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from ..clock import Clock, to_epoch
 from ..ids import split_reminder_id
 from ..record import DeadlineRecord, ReminderRecord
 from ..redis.store import AuditEvent, RedisStore, Write
 from ..retrying import LOST, Lost, until_written
+from ..values import value_type
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Effect:
     """What a transition did, for the audit stream and the schedule."""
 
@@ -42,7 +43,7 @@ Change = Callable[[DeadlineRecord, ReminderRecord, int], Effect | None]
 says what it did, or returns None when the transition does not apply."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Applied:
     """The document after a transition, and the reminder it changed."""
 

@@ -24,11 +24,12 @@ from .. import coverage
 from ..clock import compact_epoch
 from ..ids import reminder_id
 from ..record import DeadlineRecord, ReminderRecord
+from ..values import value_type
 from .keys import Keys
 from .scripts import Arg, lua, run_pipeline
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class AuditEvent:
     """One line of the audit stream: what happened, to what, by whom.
 
@@ -47,7 +48,7 @@ def seqs_detail(**changes: Sequence[int]) -> str:
     return " ".join(f"{what} {','.join(map(str, seqs))}" for what, seqs in changes.items() if seqs)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Write:
     """A compare-and-set of one deadline document, with its side effects."""
 
@@ -472,8 +473,14 @@ def next_planned(tag: str, record: DeadlineRecord | None) -> tuple[str, float] |
 
 
 def _first_planned(record: DeadlineRecord | None) -> ReminderRecord | None:
-    planned = [] if record is None else [r for r in record.reminders if r.state == "planned"]
-    return min(planned, key=lambda r: (r.send_at, r.seq)) if planned else None
+    first: ReminderRecord | None = None
+    if record is not None:  # one pass: every write asks twice (before, after)
+        for r in record.reminders:
+            if r.state == "planned" and (
+                first is None or (r.send_at, r.seq) < (first.send_at, first.seq)
+            ):
+                first = r
+    return first
 
 
 def _schedule_changes(write: Write) -> tuple[dict[str, float], list[str]]:
