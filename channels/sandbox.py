@@ -119,9 +119,13 @@ class DelayedReceipts:
         return json.dumps([reminder_id, provider_id, status, code]), due_ms
 
     def wake(self) -> None:
-        """A receipt was added: look for due ones now."""
-        with self._cond:
-            self._cond.notify()
+        """A receipt was added: look for due ones now, if it is due before
+        the next poll. (A later one is found by the polls: waking the thread
+        for every batch of sends only took a handful of receipts at a time,
+        each take a round trip and a write of its own.)"""
+        if self.delay_s < self.poll_s:
+            with self._cond:
+                self._cond.notify()
 
     def pending(self) -> int:
         """Receipts waiting in Redis (any process's)."""
