@@ -16,14 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 import hiredis
-from redis.connection import HiredisRespSerializer
+from redis import connection
 
 
 class DirectPacker:
     """A drop-in ``command_packer`` for redis-py's ``Connection``."""
 
     def __init__(self) -> None:
-        self._fallback = HiredisRespSerializer()
+        self._fallback = redis_py_packer()
 
     def pack(self, *args: Any) -> list[bytes]:
         name = args[0]
@@ -35,6 +35,15 @@ class DirectPacker:
                 pass  # a bytearray, a memoryview, or a value Redis cannot take
         packed: list[bytes] = self._fallback.pack(*args)
         return packed
+
+
+def redis_py_packer() -> Any:
+    """redis-py's own hiredis packer, as a plain connection builds it when
+    given nothing (its constructor is typed in some releases, not in others,
+    and takes a fallback and an encoder since 8.2: called with neither, it
+    converts views to bytes and refuses what hiredis refuses)."""
+    serializer: Any = connection.HiredisRespSerializer
+    return serializer()
 
 
 def packer_options() -> dict[str, Any]:

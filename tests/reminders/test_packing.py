@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from redis.connection import HiredisRespSerializer
 from redis.exceptions import DataError
 
-from reminders.redis.packing import DirectPacker
+from reminders.redis.packing import DirectPacker, redis_py_packer
 from reminders.settings import Settings
 from reminders.wiring import redis_client
 from workers.broker import build_broker
@@ -28,12 +27,12 @@ ARGS: list[tuple[Any, ...]] = [
 
 @pytest.mark.parametrize("args", ARGS, ids=lambda a: str(a[0])[:14])
 def test_packs_the_same_bytes_as_redis_py(args: tuple[Any, ...]) -> None:
-    assert DirectPacker().pack(*args) == HiredisRespSerializer().pack(*args)
+    assert DirectPacker().pack(*args) == redis_py_packer().pack(*args)
 
 
 @pytest.mark.parametrize("bad", [None, True, object()])
 def test_refuses_what_redis_py_refuses(bad: object) -> None:
-    redis_py: Any = HiredisRespSerializer()  # typed as taking lists
+    redis_py = redis_py_packer()
     with pytest.raises(DataError):
         redis_py.pack("SET", "k", bad)
     with pytest.raises(DataError):
