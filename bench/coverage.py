@@ -6,7 +6,8 @@ Starts its own redis-server. Figures:
 
 1. report time (``svc.coverage()``, median of 30 reads, and for one agency)
    with the counters of ``--deadlines`` deadlines across 20 agencies and 24
-   due months. The counter fields are the tallies of that many simulated
+   due months, in ``--shards`` shards (64, a cluster's default: a report
+   reads and adds up every shard's). The counters are the tallies of that many simulated
    outcomes (agency, month, outcome, covering channel, reminder states), as
    the writes would have left them; registering a million deadlines would
    take minutes and change nothing in what a report reads;
@@ -36,18 +37,37 @@ from reminders.wiring import Core, build_core
 OUTCOMES = ["covered"] * 12 + list(REASONS) + ["withdrawn"]
 
 
-def simulated_fields(count: int, seed: int = 1) -> dict[str, int]:
+def simulated_fields(count: int, shards: int, seed: int = 1) -> list[dict[str, int]]:
+    """Each shard's counter fields after ``count`` simulated deadlines, in
+    the form the writes keep them (``reminders.coverage.tally``): every
+    deadline under ``all``, and under its outcome unless it is pending; its
+    reminder under ``out`` and, when it was delivered, ``delivered``."""
     rng = random.Random(seed)
     agencies = [f"agency-{n:02d}" for n in range(20)]
     months = [f"{2025 + m // 12}-{m % 12 + 1:02d}" for m in range(24)]
-    fields: Counter[str] = Counter()
+    fields: list[Counter[str]] = [Counter() for _ in range(shards)]
     for _ in range(count):
-        agency, month = rng.choice(agencies), rng.choice(months)
+        counts = fields[rng.randrange(shards)]
+        head = f"{rng.choice(agencies)}|{rng.choice(months)}"
         result = rng.choice(OUTCOMES)
         channel = rng.choice(("sms", "email", "calendar")) if result == "covered" else "-"
-        fields[f"d|{agency}|{month}|{result}|{channel}"] += 1
-        fields[f"r|{agency}|{month}|{rng.choice(('sms', 'email'))}|delivered"] += 1
-    return dict(fields)
+        counts[f"d|{head}|all|-"] += 1
+        if result != "pending":
+            counts[f"d|{head}|{result}|{channel}"] += 1
+        sent_on = channel if result == "covered" else rng.choice(("sms", "email"))
+        counts[f"r|{head}|{sent_on}|out"] += 1
+        if result == "covered":
+            counts[f"r|{head}|{sent_on}|delivered"] += 1
+    return [dict(c) for c in fields]
+
+
+def stored_fields(core: Core) -> int:
+    """Hash fields a report reads: every shard's packed and plain counters."""
+    keys, client = core.store.keys, core.store.client
+    names = [
+        k(shard) for shard in range(keys.shards) for k in (keys.coverage_packed, keys.coverage)
+    ]
+    return sum(int(client.hlen(name)) for name in names)
 
 
 def timed(call: object, runs: int = 30) -> float:
@@ -64,15 +84,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--deadlines", type=int, default=1_000_000)
     parser.add_argument("--recount", type=int, default=100_000)
+    parser.add_argument(
+        "--shards", type=int, default=64, help="of the simulated counters (a cluster's default)"
+    )
     args = parser.parse_args()
     with RedisServer() as server:
 
-        def service(prefix: str) -> Core:
+        def service(prefix: str, shards: int | None = None) -> Core:
             core = build_core(
                 Settings(
                     _env_file=None,
                     redis_url=server.url,
                     key_prefix=prefix,
+                    shards=shards,
                     encryption_keys=Fernet.generate_key().decode(),
                     hash_key=secrets.token_urlsafe(32),
                 )
@@ -80,15 +104,24 @@ def main() -> None:
             register_agencies(core.service)
             return core
 
-        big_core = service("big:")
+        big_core = service("big:", args.shards)
         big = big_core.service
-        fields = simulated_fields(args.deadlines)
-        big_core.store.replace_coverage(0, fields)
+        by_shard = simulated_fields(args.deadlines, args.shards)
+        for shard, fields in enumerate(by_shard):
+            big_core.store.replace_coverage(shard, fields)
         report = big.coverage()
-        assert report.in_scope + report.withdrawn == args.deadlines
+        if report.in_scope + report.withdrawn != args.deadlines:
+            raise RuntimeError(
+                f"the report counts {report.in_scope + report.withdrawn} deadlines, "
+                f"not the {args.deadlines} simulated: the simulation no longer "
+                "matches the counters' form (reminders.coverage.tally)"
+            )
         simulated = {
             "deadlines": args.deadlines,
-            "counter_fields": len(fields),
+            "shards": args.shards,
+            "counters_by_name": sum(len(fields) for fields in by_shard),
+            "stored_fields": stored_fields(big_core),
+            "counters_summed": len(big_core.store.coverage_fields()),
             "report_ms_median": timed(big.coverage),
             "report_one_agency_ms_median": timed(lambda: big.coverage(agency="agency-07")),
         }
@@ -107,7 +140,8 @@ def main() -> None:
         registered = {
             "deadlines": args.recount,
             "register_s": round(register_s, 1),
-            "counter_fields": len(real_core.store.coverage_fields()),
+            "counters_summed": len(real_core.store.coverage_fields()),
+            "stored_fields": stored_fields(real_core),
             "report_ms_median": timed(real.coverage),
             "recount_s": round(recount_s, 2),
             "recount_deadlines_per_s": round(args.recount / recount_s),

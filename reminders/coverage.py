@@ -268,7 +268,10 @@ def report(
         groups: dict[str, Counter[str]] = {}
         for row in deadlines:
             key = row[0] if index == 0 else row[1]
-            groups.setdefault(key, Counter())[row[2]] += row[4]
+            group = groups.get(key)
+            if group is None:  # (setdefault would build a Counter per row)
+                group = groups[key] = Counter()
+            group[row[2]] += row[4]
         return [_slice(key, groups[key]) for key in sorted(groups)]
 
     totals: Counter[str] = Counter()

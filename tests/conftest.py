@@ -116,6 +116,25 @@ def core(make_core: Callable[..., Core]) -> Core:
 
 
 @pytest.fixture
+def sharded_core(settings: Settings, clock: Any) -> Iterator[Callable[[int], Core]]:
+    """Builds a core whose data has the given number of shards (on a fresh
+    key prefix: the layout is fixed at creation)."""
+    built: list[Core] = []
+
+    def make(shards: int) -> Core:
+        sharded = settings.model_copy(
+            update={"shards": shards, "key_prefix": f"t{secrets.token_hex(4)}:"}
+        )
+        register_agencies(sharded)
+        built.append(build_core(sharded, clock=clock))
+        return built[-1]
+
+    yield make
+    for core in built:
+        core.close()
+
+
+@pytest.fixture
 def make_service(make_core: Callable[..., Core]) -> Callable[..., ReminderService]:
     return lambda **parts: make_core(**parts).service
 

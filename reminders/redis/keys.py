@@ -106,8 +106,15 @@ class Keys:
         return f"{self._in(self.address_shard(address_hash))}:optout:{channel}"
 
     def coverage(self, shard: int) -> str:
-        """Hash: a shard's coverage counters (see :mod:`reminders.coverage`)."""
+        """Hash: a shard's coverage counters by name, for names outside the
+        packed layout and those written before it (see
+        :mod:`reminders.redis.counters`)."""
         return f"{self._in(shard)}:coverage"
+
+    def coverage_packed(self, shard: int) -> str:
+        """Hash: a shard's coverage counters, one packed field per agency and
+        month (see :mod:`reminders.redis.counters`)."""
+        return f"{self._in(shard)}:cov"
 
     def address_failed(self, channel: str, address_hash: str) -> str:
         """String with a TTL: a provider reported this address invalid or

@@ -25,6 +25,7 @@ from ..clock import compact_epoch
 from ..ids import reminder_id
 from ..record import DeadlineRecord, ReminderRecord
 from ..values import value_type
+from . import counters
 from .keys import Keys
 from .scripts import Arg, lua, run_pipeline
 
@@ -306,10 +307,16 @@ class RedisStore:
         keys = self.keys
         shard = keys.shard_of(writes[0].tag)
         schedule, leases = keys.schedules[shard]
-        names = [keys.audit(shard), keys.coverage(shard), schedule, leases]
-        args: list[Arg] = [self._audit_maxlen]
+        names = [
+            keys.audit(shard),
+            keys.coverage(shard),
+            schedule,
+            leases,
+            keys.coverage_packed(shard),
+        ]
+        args: list[Arg] = [self._audit_maxlen, counters.PACKED_SIZE]
         for write in writes:
-            counters = coverage.delta(write.before, write.record)
+            changes = coverage.delta(write.before, write.record)
             adds, removes = _schedule_changes(write)
             moved = write.before is None or write.before.due != write.record.due
             args += [
@@ -319,14 +326,18 @@ class RedisStore:
                 write.record.due if moved else "",
                 write.tag,
                 write.record.agency,
-                len(counters),
+                len(changes),
                 len(adds),
                 len(removes),
                 len(write.handled),
                 len(write.audit),
             ]
-            for name, change in counters.items():
-                args += [name, change]
+            for name, change in changes.items():
+                where = counters.place(name)
+                if where is None:
+                    args += [name, -1, change]
+                else:
+                    args += [where[0], where[1], change]
             for member, when in adds.items():
                 args += [member, when]
             args += removes
@@ -362,19 +373,24 @@ class RedisStore:
 
     def coverage_fields(self) -> dict[str, int]:
         """Every coverage counter, summed over the shards (one round trip:
-        O(agencies x months x shards) fields)."""
-        totals: dict[str, int] = {}
-        for fields in self.coverage_by_shard():
-            for name, value in fields.items():
-                totals[name] = totals.get(name, 0) + value
-        return totals
+        O(agencies x months x shards) packed fields)."""
+        return counters.summed(self._coverage_reads())
 
     def coverage_by_shard(self) -> list[dict[str, int]]:
-        """Each shard's coverage counters, by shard."""
+        """Each shard's coverage counters by name, by shard."""
+        return [counters.unpack(packed, plain) for packed, plain in self._coverage_reads()]
+
+    def _coverage_reads(self) -> list[tuple[dict[bytes, bytes], dict[str, int]]]:
+        """Each shard's packed counters and plain ones, as stored."""
         pipe = self.client.pipeline(transaction=False)
         for shard in range(self.keys.shards):
+            pipe.hgetall(self.keys.coverage_packed(shard))
             pipe.hgetall(self.keys.coverage(shard))
-        return [{_text(k): int(v) for k, v in raw.items()} for raw in pipe.execute()]
+        replies = pipe.execute()
+        return [
+            (packed, {_text(k): int(v) for k, v in plain.items()})
+            for packed, plain in zip(replies[::2], replies[1::2], strict=True)
+        ]
 
     def agency_slugs(self) -> list[str]:
         """The registered agencies (their deadlines are in their due indexes)."""
@@ -405,12 +421,16 @@ class RedisStore:
             yield from self.shard_records(shard, batch)
 
     def replace_coverage(self, shard: int, fields: Mapping[str, int]) -> None:
-        """Overwrite one shard's counters (after a recount), atomically."""
-        name = self.keys.coverage(shard)
+        """Overwrite one shard's counters (after a recount), atomically, in
+        the packed layout."""
+        packed, plain = counters.pack(fields)
+        names = self.keys.coverage_packed(shard), self.keys.coverage(shard)
         pipe = self.client.pipeline(transaction=True)
-        pipe.delete(name)
-        if fields:
-            pipe.hset(name, mapping={k: int(v) for k, v in fields.items()})
+        pipe.delete(*names)
+        if packed:
+            pipe.hset(names[0], mapping=packed)  # type: ignore[arg-type]
+        if plain:
+            pipe.hset(names[1], mapping={k: int(v) for k, v in plain.items()})
         pipe.execute()
 
     def retention_lock(self, timeout_s: int) -> Lock:

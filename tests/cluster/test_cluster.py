@@ -78,7 +78,7 @@ def test_register_release_send_receipt_coverage_recount_and_retention_on_a_clust
     per_node = node_keys(redis_cluster, prefix)
     for names in per_node:
         assert any(":d:" in n for n in names), "a master holds no deadline"
-        assert any(n.endswith(":coverage") for n in names)
+        assert any(n.endswith(":cov") for n in names), "a master holds no counters"
         assert any(n.endswith(":audit") for n in names)
     assert sum(1 for names in per_node for n in names if ":d:" in n) == 300
 

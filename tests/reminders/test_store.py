@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -20,7 +19,7 @@ from reminders.redis.keys import Keys
 from reminders.redis.store import AuditEvent, Write
 from reminders.settings import Settings
 from reminders.wiring import Core
-from tests.conftest import deadline_data, next_planned, register_agencies, scheduled_for
+from tests.conftest import deadline_data, next_planned, scheduled_for
 from tests.fakes.lossy_proxy import LossyProxy
 
 
@@ -244,27 +243,6 @@ def test_a_copy_has_every_field_and_shares_nothing_it_could_change() -> None:
     assert record.title == {"en": "T"} and record.channels == ["email"]
     assert record.offsets_s == [86_400] and record.reminders == [reminder]
     assert reminder.state == "sending"
-
-
-@pytest.fixture
-def sharded_core(settings: Settings, clock: Any) -> Iterator[Callable[[int], Core]]:
-    """Builds a core whose data has the given number of shards (on a fresh
-    key prefix: the layout is fixed at creation)."""
-    from reminders.wiring import build_core
-
-    built: list[Core] = []
-
-    def make(shards: int) -> Core:
-        sharded = settings.model_copy(
-            update={"shards": shards, "key_prefix": f"t{secrets.token_hex(4)}:"}
-        )
-        register_agencies(sharded)
-        built.append(build_core(sharded, clock=clock))
-        return built[-1]
-
-    yield make
-    for core in built:
-        core.close()
 
 
 def _script_calls(client: redis.Redis) -> int:
