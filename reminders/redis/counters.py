@@ -63,7 +63,6 @@ _SPLIT = [tuple(slot.split("|", 1)) for slot in SLOTS]
 _ALL = struct.Struct(f"<{len(SLOTS)}i")
 PACKED_SIZE = WIDTH * len(SLOTS)
 """Bytes of one agency and month's counters (the script zero-fills a new value to it)."""
-_ZEROS = bytes(PACKED_SIZE)
 _TYPECODE = next(code for code in "ilh" if array(code).itemsize == WIDTH)
 
 
@@ -78,10 +77,6 @@ def place(name: str) -> tuple[str, int] | None:
     return None if index is None else (f"{parts[1]}|{parts[2]}", index)
 
 
-def _values(packed: bytes) -> tuple[int, ...]:
-    return _ALL.unpack(_full(packed))
-
-
 def _full(packed: bytes) -> bytes:
     """A stored value at the layout's length (one written under a shorter
     layout ends early; one of a later layout is longer)."""
@@ -92,7 +87,8 @@ def _full(packed: bytes) -> bytes:
 
 
 def _columns(values: list[bytes]) -> list[int]:
-    """Each counter's sum over ``values`` (one agency and month in each shard)."""
+    """Each counter's sum over ``values`` (one agency and month's packed
+    values: one per shard, or one alone)."""
     joined = b"".join(values)
     if len(joined) != PACKED_SIZE * len(values):
         joined = b"".join(map(_full, values))
@@ -122,7 +118,7 @@ def unpack(packed: Mapping[bytes, bytes], plain: Mapping[str, int]) -> dict[str,
     left out)."""
     fields = dict(plain)
     for group, value in packed.items():
-        _add(fields, _text(group), _values(value))
+        _add(fields, _text(group), _columns([value]))
     return {name: n for name, n in fields.items() if n}
 
 
